@@ -1,0 +1,139 @@
+"""bce-auth-v1: the signature every BCC request carries.
+
+A pure function of (method, path, query, headers, credentials, time), split into the
+steps the reference names so that each can be checked on its own against the
+known-answer vectors in ``shared/reference/bce-auth-v1.md``. Nothing here does I/O or
+reads the clock: the caller passes the timestamp, so tests freeze it and the transport
+re-signs on every attempt with a fresh one.
+
+The BCC sandbox verifies requests with these same functions, which is why canonical
+headers take an explicit ``signed_headers`` argument: a verifier must rebuild the
+canonical request from whatever the caller chose to sign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+AUTH_VERSION = "bce-auth-v1"
+DEFAULT_EXPIRATION_SECONDS = 1800
+# Signed when the caller leaves signedHeaders empty (plus every x-bce-* header).
+DEFAULT_SIGNED_HEADERS = frozenset({"host", "content-length", "content-type", "content-md5"})
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+
+    def __repr__(self) -> str:  # never let a secret reach a log through repr()
+        return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key='***')"
+
+
+def uri_encode(value: str, *, keep_slash: bool = False) -> str:
+    """Percent-encode the UTF-8 bytes of ``value``: RFC 3986 unreserved stay, %XY upper-case."""
+    out = []
+    for byte in value.encode("utf-8"):
+        if byte in _UNRESERVED or (keep_slash and byte == 0x2F):
+            out.append(chr(byte))
+        else:
+            out.append(f"%{byte:02X}")
+    return "".join(out)
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def canonical_uri(path: str) -> str:
+    return uri_encode(path or "/", keep_slash=True)
+
+
+def canonical_query_string(query: Iterable[tuple[str, str | None]]) -> str:
+    """Sorted ``key=value`` pairs; a valueless flag (``?rename``) becomes ``rename=``."""
+    parts = [
+        f"{uri_encode(key)}={uri_encode(value or '')}"
+        for key, value in query
+        if key.lower() != "authorization"
+    ]
+    return "&".join(sorted(parts))
+
+
+def headers_to_sign(headers: Mapping[str, str], signed_headers: Iterable[str] = ()) -> dict[str, str]:
+    """The lower-cased headers that take part in the signature, with trimmed, non-empty values.
+
+    ``signed_headers`` empty means the default set. Every ``x-bce-*`` header is signed in
+    both cases, so that a header the server acts on can never be swapped in transit.
+    """
+    wanted = {name.lower() for name in signed_headers} or DEFAULT_SIGNED_HEADERS
+    chosen = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        trimmed = str(value).strip()
+        if trimmed and (lower in wanted or lower.startswith("x-bce-")):
+            chosen[lower] = trimmed
+    return chosen
+
+
+def canonical_headers(headers: Mapping[str, str], signed_headers: Iterable[str] = ()) -> str:
+    lines = [f"{uri_encode(name)}:{uri_encode(value)}" for name, value in headers_to_sign(headers, signed_headers).items()]
+    return "\n".join(sorted(lines))
+
+
+def canonical_request(
+    method: str,
+    path: str,
+    query: Iterable[tuple[str, str | None]],
+    headers: Mapping[str, str],
+    signed_headers: Iterable[str] = (),
+) -> str:
+    return "\n".join(
+        [
+            method.upper(),
+            canonical_uri(path),
+            canonical_query_string(query),
+            canonical_headers(headers, signed_headers),
+        ]
+    )
+
+
+def auth_string_prefix(access_key_id: str, timestamp: str, expiration_seconds: int) -> str:
+    return f"{AUTH_VERSION}/{access_key_id}/{timestamp}/{expiration_seconds}"
+
+
+def signing_key(secret_access_key: str, prefix: str) -> str:
+    return hmac.new(secret_access_key.encode("utf-8"), prefix.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def signature(key: str, canonical: str) -> str:
+    return hmac.new(key.encode("utf-8"), canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def authorization(
+    *,
+    method: str,
+    path: str,
+    query: Iterable[tuple[str, str | None]],
+    headers: Mapping[str, str],
+    credentials: Credentials,
+    timestamp: datetime | str,
+    signed_headers: Iterable[str] = (),
+    expiration_seconds: int = DEFAULT_EXPIRATION_SECONDS,
+) -> str:
+    """The whole ``Authorization`` header value.
+
+    ``signed_headers`` empty gives the default form (``//`` in the header); otherwise the
+    named headers are listed, lower-cased and sorted, as BCC expects.
+    """
+    stamp = timestamp if isinstance(timestamp, str) else format_timestamp(timestamp)
+    prefix = auth_string_prefix(credentials.access_key_id, stamp, expiration_seconds)
+    signed = list(signed_headers)
+    canonical = canonical_request(method, path, query, headers, signed)
+    listed = ";".join(sorted(headers_to_sign(headers, signed))) if signed else ""
+    return f"{prefix}/{listed}/{signature(signing_key(credentials.secret_access_key, prefix), canonical)}"
