@@ -57,11 +57,7 @@ def canonical_uri(path: str) -> str:
 
 def canonical_query_string(query: Iterable[tuple[str, str | None]]) -> str:
     """Sorted ``key=value`` pairs; a valueless flag (``?rename``) becomes ``rename=``."""
-    parts = [
-        f"{uri_encode(key)}={uri_encode(value or '')}"
-        for key, value in query
-        if key.lower() != "authorization"
-    ]
+    parts = [f"{uri_encode(key)}={uri_encode(value or '')}" for key, value in query if key.lower() != "authorization"]
     return "&".join(sorted(parts))
 
 
@@ -82,7 +78,9 @@ def headers_to_sign(headers: Mapping[str, str], signed_headers: Iterable[str] = 
 
 
 def canonical_headers(headers: Mapping[str, str], signed_headers: Iterable[str] = ()) -> str:
-    lines = [f"{uri_encode(name)}:{uri_encode(value)}" for name, value in headers_to_sign(headers, signed_headers).items()]
+    lines = [
+        f"{uri_encode(name)}:{uri_encode(value)}" for name, value in headers_to_sign(headers, signed_headers).items()
+    ]
     return "\n".join(sorted(lines))
 
 
