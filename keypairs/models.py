@@ -1,0 +1,234 @@
+"""The portal's records: create attempts, one-time private key deliveries, and the audit log.
+
+- ``KeyPairRequest``: one create attempt. The intent is saved before BCC is called, so that an
+  attempt whose outcome is unknown (timeout, crash) is never lost and can be reconciled.
+- ``Delivery``: the private key waiting for its single download, as AES-GCM ciphertext only;
+  see ``keypairs/delivery_crypto.py`` for why a copy of the database reveals no private key.
+- ``AuditEvent``: append-only, HMAC-chained log; written only by ``keypairs.audit.audit_record``.
+- ``AuditChainHead``: one row, locked by every append so that concurrent writers cannot fork
+  the chain, and remembering the newest hash so that truncating the log is detected.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class KeyPairRequest(models.Model):
+    """One create attempt: the intent recorded before BCC is called, then its outcome."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CREATED = "created", "Created"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown"
+        RECONCILED = "reconciled", "Reconciled"
+
+    public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="keypair_requests")
+    # One-time form token: a resubmitted form finds its request instead of creating another.
+    form_token = models.CharField(max_length=64, unique=True)
+    client_token = models.CharField(max_length=64)
+    region = models.CharField(max_length=16)
+    name = models.CharField(max_length=65)
+    description = models.CharField(max_length=140, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    keypair_id = models.CharField(max_length=64, blank=True)
+    public_key = models.TextField(blank=True)
+    fingerprint_bcc = models.CharField(max_length=128, blank=True)
+    fingerprint_sha256 = models.CharField(max_length=64, blank=True)
+    bcc_created_at = models.DateTimeField(null=True, blank=True)
+    bcc_request_id = models.CharField(max_length=64, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (
+            models.Index(fields=["owner", "-created_at"], name="kpr_owner_created_idx"),
+            models.Index(fields=["status", "created_at"], name="kpr_status_created_idx"),
+            models.Index(fields=["keypair_id"], name="kpr_keypair_id_idx"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.region}, {self.status})"
+
+
+class Delivery(models.Model):
+    """The private key waiting for its one download, as ciphertext only.
+
+    The download token is never stored, only its SHA-256; the ciphertext is wiped (NULL) the
+    moment the key is downloaded or the delivery expires.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for download"
+        DOWNLOADED = "downloaded", "Downloaded"
+        EXPIRED = "expired", "Expired"
+
+    request = models.OneToOneField(KeyPairRequest, on_delete=models.CASCADE, related_name="delivery")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deliveries")
+    token_hash = models.CharField(max_length=64)
+    salt = models.BinaryField()
+    nonce = models.BinaryField()
+    ciphertext = models.BinaryField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_from = models.GenericIPAddressField(null=True, blank=True)
+    claimed_user_agent = models.CharField(max_length=512, blank=True)
+    wiped_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        # The purge looks for unclaimed ciphertext past its expiry.
+        indexes = (models.Index(fields=["expires_at"], name="delivery_expires_idx"),)
+
+    def __str__(self) -> str:
+        # Never the ciphertext, salt, nonce or token hash: reprs end up in logs and tracebacks.
+        return f"Delivery {self.pk} ({self.state})"
+
+    def state_at(self, now) -> str:
+        if self.claimed_at is not None:
+            return self.State.DOWNLOADED
+        if self.ciphertext is None or self.wiped_at is not None or now >= self.expires_at:
+            return self.State.EXPIRED
+        return self.State.WAITING
+
+    @property
+    def state(self) -> str:
+        """``"waiting"``, ``"downloaded"`` or ``"expired"``, as of now."""
+        return self.state_at(timezone.now())
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised by any attempt to change or delete audit events through the ORM."""
+
+
+APPEND_ONLY_MESSAGE = "The audit log is append-only: audit events cannot be changed or deleted."
+INSERT_THROUGH_AUDIT_RECORD_MESSAGE = (
+    "Audit events are written only by keypairs.audit.audit_record, which chains and signs them."
+)
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Refuses every bulk write: the chain can only grow through ``audit_record``."""
+
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly(APPEND_ONLY_MESSAGE)
+
+    def delete(self):
+        raise AuditLogIsAppendOnly(APPEND_ONLY_MESSAGE)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditLogIsAppendOnly(APPEND_ONLY_MESSAGE)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        raise AuditLogIsAppendOnly(INSERT_THROUGH_AUDIT_RECORD_MESSAGE)
+
+    def update_or_create(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly(APPEND_ONLY_MESSAGE)
+
+
+class AuditEvent(models.Model):
+    """One audited fact. Append-only; ``row_hash`` chains it to the event before it.
+
+    ``detail`` is short human text and never holds a private key, a download token or a
+    BCC secret key.
+    """
+
+    class Action(models.TextChoices):
+        REQUESTED = "requested", "Create requested"
+        CREATED = "created", "Created"
+        FAILED = "failed", "Failed"
+        OUTCOME_UNKNOWN = "outcome_unknown", "Outcome unknown"
+        DOWNLOADED = "downloaded", "Private key downloaded"
+        DOWNLOAD_REFUSED = "download_refused", "Download refused"
+        EXPIRED = "expired", "Private key expired unread"
+        REPORTED = "reported", "Download reported by owner"
+        SIGNED_IN = "signed_in", "Signed in"
+        SIGNED_OUT = "signed_out", "Signed out"
+        SIGN_IN_REFUSED = "sign_in_refused", "Sign-in refused"
+        RECONCILED = "reconciled", "Reconciled"
+        EXPORTED = "exported", "Audit log exported"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        DENIED = "denied", "Denied"
+        UNKNOWN = "unknown", "Unknown"
+
+    # Assigned by audit_record from the chain head, so that the id is known before the
+    # insert and can be part of the signed content.
+    id = models.BigIntegerField(primary_key=True, editable=False)
+    created_at = models.DateTimeField(db_index=True, editable=False)
+    actor_username = models.CharField(max_length=150, blank=True, db_index=True)
+    # A stable subject id from a future SSO provider; blank for local accounts.
+    actor_subject = models.CharField(max_length=255, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)
+    # Refusals and reports a security reviewer must look at, whatever their action.
+    is_security_event = models.BooleanField(default=False, db_index=True)
+    region = models.CharField(max_length=16, blank=True, db_index=True)
+    keypair_name = models.CharField(max_length=65, blank=True, db_index=True)
+    keypair_id = models.CharField(max_length=64, blank=True, db_index=True)
+    bcc_request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    bcc_error_code = models.CharField(max_length=64, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    portal_request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    detail = models.CharField(max_length=255, blank=True)
+    # Unique: two events can never follow the same predecessor, so the chain cannot fork
+    # even if the head lock were bypassed.
+    prev_hash = models.CharField(max_length=64, unique=True, editable=False)
+    row_hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-id",)
+        get_latest_by = "id"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly(APPEND_ONLY_MESSAGE)
+        if not self.row_hash or self.pk is None:
+            raise AuditLogIsAppendOnly(INSERT_THROUGH_AUDIT_RECORD_MESSAGE)
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly(APPEND_ONLY_MESSAGE)
+
+
+class AuditChainHead(models.Model):
+    """The single row every append locks: the newest event's id and hash.
+
+    Holding this row's lock for the length of one append serializes writers, so two events
+    can never claim the same predecessor. Its ``last_hash`` also lets ``audit_verify`` notice
+    that the newest events were deleted, which a hash chain alone cannot show.
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    last_event_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = (models.CheckConstraint(condition=models.Q(id=1), name="audit_chain_head_is_singleton"),)
+
+    def __str__(self) -> str:
+        return f"Audit chain head at #{self.last_event_id}"
