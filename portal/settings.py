@@ -175,3 +175,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }
+
+# --- Audit log and private key delivery (keypairs/audit.py, keypairs/delivery.py) -----
+# Signs the audit chain. Whoever holds it can rewrite the log undetectably, so it is not
+# SECRET_KEY (rotating one must not break the other) and lives apart from database backups.
+AUDIT_HMAC_KEY = _secret("AUDIT_HMAC_KEY", "insecure-local-development-audit-key-never-in-production")
+if not DEBUG and len(AUDIT_HMAC_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters; see README.md, 'Configuration'.")
+# How long a freshly created private key waits for its single download before it is erased.
+KEYPAIR_DOWNLOAD_TTL_SECONDS = env.int("KEYPAIR_DOWNLOAD_TTL_SECONDS", default=600)
+# --- End of audit log and private key delivery ----------------------------------------
