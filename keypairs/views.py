@@ -1,6 +1,7 @@
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.contrib.auth.decorators import login_not_required
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -10,6 +11,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "keypairs/home.html")
 
 
+@login_not_required
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
