@@ -1,0 +1,70 @@
+"""Fingerprints of an OpenSSH public key line, exactly as ``ssh-keygen -lf`` prints them.
+
+``SHA256:`` + unpadded base64 of SHA-256 over the key blob (OpenSSH's default), and
+``MD5:`` + colon-separated hex (``ssh-keygen -E md5``, and the form older consoles show).
+The blob is the base64 field of the line, decoded; options before the key type
+(authorized_keys style) are not accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import struct
+from dataclasses import dataclass
+
+INVALID_PUBLIC_KEY = "This is not an OpenSSH public key line."
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    key_type: str
+    blob: bytes
+    comment: str = ""
+
+
+def parse_public_key(line: str) -> PublicKey:
+    """Split ``type base64 [comment]`` and check that the blob names the same key type."""
+    fields = line.strip().split(None, 2)
+    if len(fields) < 2:
+        raise ValueError(INVALID_PUBLIC_KEY)
+    key_type, encoded = fields[0], fields[1]
+    try:
+        blob = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(INVALID_PUBLIC_KEY) from None
+    if _blob_key_type(blob) != key_type:
+        raise ValueError(INVALID_PUBLIC_KEY)
+    return PublicKey(key_type=key_type, blob=blob, comment=fields[2] if len(fields) > 2 else "")
+
+
+def sha256_fingerprint(line: str) -> str:
+    digest = hashlib.sha256(parse_public_key(line).blob).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def md5_fingerprint(line: str) -> str:
+    digest = hashlib.md5(parse_public_key(line).blob, usedforsecurity=False).hexdigest()
+    return "MD5:" + ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def fingerprint_matches(line: str, fingerprint: str) -> bool:
+    """Whether ``fingerprint`` (``SHA256:...``, ``MD5:aa:bb...`` or bare ``aa:bb...``) is this key's."""
+    given = fingerprint.strip()
+    if given.startswith("SHA256:"):
+        return given.rstrip("=") == sha256_fingerprint(line)
+    return "MD5:" + given.removeprefix("MD5:").lower() == md5_fingerprint(line)
+
+
+def _blob_key_type(blob: bytes) -> str | None:
+    """The first SSH wire-format string of the blob: the key type it encodes."""
+    if len(blob) < 4:
+        return None
+    (length,) = struct.unpack(">I", blob[:4])
+    if length == 0 or len(blob) < 4 + length:
+        return None
+    try:
+        return blob[4 : 4 + length].decode("ascii")
+    except UnicodeDecodeError:
+        return None

@@ -1,0 +1,461 @@
+"""Signed HTTP to BCC: the bce-auth-v1 ``AuthBase``, one session, retries, error mapping.
+
+The transport knows nothing about key pairs. It sends one operation, re-signing every
+attempt with a fresh timestamp, retries what is safe to retry, turns every ``requests``
+failure into a ``BccTransportError`` that says whether the request may have reached BCC,
+turns BCC's error answers into ``BccApiError``, and logs one line per attempt.
+
+What is retried (``RetryMode``):
+- every operation: failures where the request certainly never reached BCC (connection
+  refused, DNS failure, connect timeout). Nothing happened at BCC, so a second try cannot
+  do anything twice. TLS failures are not retried: a certificate will not become trusted.
+- ``IDEMPOTENT`` operations (reads; rename and description updates, which set an absolute
+  value) also on read timeouts, dropped connections, HTTP 429/500/502/503/504 and
+  ``RequestExpired``: doing them twice leaves BCC as doing them once.
+- ``UNSENT_ONLY`` operations (create, import, delete, attach, detach) on nothing else. A
+  create that may have been sent must never be repeated (a second key pair, the first one's
+  private key lost); a repeated delete would answer ``KeypairNotExist`` for a delete that
+  worked, and attach/detach are not documented as idempotent.
+
+Logging (``keypairs.bcc``): operation, region, attempt, HTTP status or error kind, BCC's
+request id and latency. Never a URL, a header, a body, or a key.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+
+from keypairs.bcc import errors, signer
+from keypairs.bcc.models import CallRecord
+
+logger = logging.getLogger("keypairs.bcc")
+
+Query = Iterable[tuple[str, str | None]]
+
+JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+REQUEST_ID_HEADER = "x-bce-request-id"
+USER_AGENT = "bcc-keypair-portal/1"
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+BACKOFF_BASE_SECONDS = 0.25
+BACKOFF_CAP_SECONDS = 4.0
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class RetryMode(enum.Enum):
+    IDEMPOTENT = "idempotent"
+    UNSENT_ONLY = "unsent_only"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- Signing ---------------------------------------------------------------------------
+
+
+class BceAuth(requests.auth.AuthBase):
+    """Signs a prepared request with bce-auth-v1, reading the clock each time it is called.
+
+    requests calls an ``AuthBase`` once per ``Session.request``, and the transport makes one
+    ``Session.request`` per attempt, so every attempt carries its own fresh timestamp.
+
+    Signed: ``host`` (sent explicitly, so the signed value is the one on the wire),
+    ``x-bce-date`` (equal to the timestamp) and, when there is a body, ``content-type`` and
+    ``content-length``. The list is explicit rather than BCE's default set so that the
+    signature never depends on headers requests may add on its own.
+    """
+
+    def __init__(
+        self,
+        credentials: signer.Credentials,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        expiration_seconds: int = signer.DEFAULT_EXPIRATION_SECONDS,
+    ) -> None:
+        self.credentials = credentials
+        self.clock = clock
+        self.expiration_seconds = expiration_seconds
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        parts = urlsplit(request.url)
+        stamp = signer.format_timestamp(self.clock())
+        request.headers["Host"] = host_header(parts.scheme, parts.hostname or "", parts.port)
+        request.headers["x-bce-date"] = stamp
+        signed = ["host", "x-bce-date"]
+        if request.body:
+            signed += [name for name in ("content-type", "content-length") if name in request.headers]
+        request.headers["Authorization"] = signer.authorization(
+            method=request.method or "GET",
+            path=unquote(parts.path),
+            query=parse_query(parts.query),
+            headers=request.headers,
+            credentials=self.credentials,
+            timestamp=stamp,
+            signed_headers=signed,
+            expiration_seconds=self.expiration_seconds,
+        )
+        return request
+
+
+def host_header(scheme: str, hostname: str, port: int | None) -> str:
+    """``Host`` as bce-auth-v1 signs it: with ``:port`` only when the port is not the default."""
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        return f"{host}:{port}"
+    return host
+
+
+def build_query(query: Query) -> str:
+    """A query string encoded as bce-auth-v1 encodes it; a ``None`` value is a bare flag."""
+    return "&".join(
+        signer.uri_encode(key) if value is None else f"{signer.uri_encode(key)}={signer.uri_encode(value)}"
+        for key, value in query
+    )
+
+
+def parse_query(text: str) -> list[tuple[str, str | None]]:
+    """The inverse of ``build_query``: ``rename`` gives ``("rename", None)``. ``+`` stays ``+``."""
+    pairs: list[tuple[str, str | None]] = []
+    for item in text.split("&"):
+        if not item:
+            continue
+        key, equals, value = item.partition("=")
+        pairs.append((unquote(key), unquote(value) if equals else None))
+    return pairs
+
+
+# --- Retry policy --------------------------------------------------------------------------
+
+
+def is_retryable(error: errors.BccError, mode: RetryMode) -> bool:
+    if isinstance(error, errors.BccTransportError) and not error.sent and not isinstance(error, errors.BccTLSError):
+        return True
+    if mode is not RetryMode.IDEMPOTENT:
+        return False
+    if isinstance(error, errors.BccApiError):
+        return error.status in TRANSIENT_STATUSES or error.code == errors.REQUEST_EXPIRED
+    if isinstance(error, errors.BccBadResponseError):
+        return error.status in TRANSIENT_STATUSES
+    return isinstance(error, errors.BccTimeoutError | errors.BccConnectionLostError)
+
+
+def backoff_delay(
+    attempt: int,
+    *,
+    base: float = BACKOFF_BASE_SECONDS,
+    cap: float = BACKOFF_CAP_SECONDS,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**(attempt-1))].
+
+    The jitter spreads the retries of many workers hit by the same outage.
+    """
+    return uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
+
+
+# --- Mapping failures ------------------------------------------------------------------------
+
+
+def map_request_exception(exc: BaseException) -> errors.BccTransportError:
+    """The ``BccTransportError`` for a ``requests`` failure, with ``sent`` decided carefully.
+
+    ``sent=False`` only when the request provably never left: no TCP connection (refused,
+    DNS), a connect timeout, or a failure inside the TLS handshake. urllib3 reports a
+    handshake that times out as a *read* timeout and a TLS connection dropped after sending
+    as an ``SSLError``, so both are told apart by whether the failure was raised inside
+    ``do_handshake``.
+    """
+    chain = list(_exception_chain(exc))
+    in_handshake = any(_raised_in_handshake(item) for item in chain)
+    if isinstance(exc, requests.ConnectTimeout):
+        return errors.BccTimeoutError(sent=False)
+    if isinstance(exc, requests.SSLError) or (in_handshake and not isinstance(exc, requests.Timeout)):
+        if any(isinstance(item, ssl.SSLCertVerificationError | ssl.CertificateError) for item in chain):
+            return errors.BccTLSError(errors.TLS_CERTIFICATE_NOT_TRUSTED)
+        if in_handshake:
+            return errors.BccTLSError(errors.TLS_HANDSHAKE_FAILED)
+        return errors.BccConnectionLostError()
+    if isinstance(exc, requests.Timeout) or any(isinstance(item, ReadTimeoutError) for item in chain):
+        return errors.BccTimeoutError(sent=not in_handshake)
+    if any(isinstance(item, NameResolutionError) for item in chain):
+        return errors.BccConnectError(errors.NAME_NOT_RESOLVED)
+    if any(isinstance(item, NewConnectionError) for item in chain):
+        return errors.BccConnectError()
+    # Anything else (reset, dropped mid-answer, a broken chunked body) happened on an open
+    # connection with the request possibly on its way.
+    return errors.BccConnectionLostError()
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything behind it: causes, contexts, wrapped ``reason``s and args."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+
+
+def _raised_in_handshake(exc: BaseException) -> bool:
+    frame = exc.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_name == "do_handshake":
+            return True
+        frame = frame.tb_next
+    return False
+
+
+# --- Answers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A successful answer: HTTP 2xx, a JSON object body (``data``, empty when there was no
+    body) and ``result``, what the caller's ``parse`` made of it."""
+
+    status: int
+    request_id: str | None
+    data: Mapping[str, Any]
+    result: Any
+    attempts: int
+    latency_ms: int
+
+
+def read_answer(response: requests.Response) -> tuple[int, str | None, Mapping[str, Any]]:
+    """``(status, request_id, data)`` of a 2xx answer; raise ``BccApiError`` or ``BccBadResponseError``.
+
+    Errors are built from the body's fields only: the body itself is never put in an
+    exception (nor chained: a ``JSONDecodeError`` holds the whole document).
+    """
+    status = response.status_code
+    request_id = response.headers.get(REQUEST_ID_HEADER) or None
+    readable, data = _decode_json(response.content)
+    if 200 <= status < 300:
+        if readable and (data is None or isinstance(data, dict)):
+            return status, request_id, data or {}
+        raise errors.BccBadResponseError(status=status, request_id=request_id)
+    if readable and isinstance(data, dict) and isinstance(data.get("code"), str) and data["code"]:
+        body_request_id = data.get("requestId") if isinstance(data.get("requestId"), str) else None
+        message = data.get("message") if isinstance(data.get("message"), str) else ""
+        raise errors.BccApiError(
+            code=data["code"], status=status, message=message, request_id=request_id or body_request_id
+        )
+    raise errors.BccBadResponseError(status=status, request_id=request_id)
+
+
+def _decode_json(raw: bytes) -> tuple[bool, Any]:
+    if not raw.strip():
+        return True, None
+    try:
+        return True, json.loads(raw)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+# --- The transport ---------------------------------------------------------------------------
+
+
+class Transport:
+    """One region's connection to BCC: a ``requests.Session`` that is reused for every call."""
+
+    def __init__(
+        self,
+        *,
+        credentials: signer.Credentials,
+        endpoint: str,
+        region: str,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 20.0,
+        max_attempts: int = 3,
+        verify: bool | str = True,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = validate_endpoint(endpoint)
+        self.region = region
+        if verify is not True and not (isinstance(verify, str) and verify):
+            # A CA bundle may be given (a TLS-intercepting proxy); verification is never off.
+            raise ValueError("verify must be True or the path of a CA bundle; TLS verification cannot be turned off.")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1.")
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self.session = _new_session(BceAuth(credentials, clock=clock or utc_now), verify)
+        self._local = threading.local()
+
+    @property
+    def last_call(self) -> CallRecord | None:
+        """The record of the last call this thread made through this transport."""
+        return getattr(self._local, "last_call", None)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        query: Query = (),
+        body: Mapping[str, Any] | None = None,
+        retry: RetryMode = RetryMode.IDEMPOTENT,
+        parse: Callable[[Mapping[str, Any], str | None], Any] | None = None,
+    ) -> ApiResponse:
+        """Send one operation, retrying as ``retry`` allows; return the 2xx answer or raise ``BccError``.
+
+        ``parse(data, request_id)`` reads the answer; a ``ValueError`` from it means the answer
+        has the wrong shape and becomes a ``BccBadResponseError`` (its message is dropped: it
+        may describe a body that holds a private key).
+        """
+        query_string = build_query(query)
+        url = self.endpoint + path + (f"?{query_string}" if query_string else "")
+        headers = {}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = JSON_CONTENT_TYPE
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            attempt_started = time.monotonic()
+            status = request_id = None
+            try:
+                response = self.session.request(
+                    method, url, data=payload, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
+                status, request_id = response.status_code, response.headers.get(REQUEST_ID_HEADER)
+                status, request_id, data = read_answer(response)
+                result = _parse(parse, data, status, request_id)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                # urllib3 and socket errors can slip past requests while a body is read.
+                error: errors.BccError = map_request_exception(exc)
+                error.__cause__ = exc
+            except errors.BccError as exc:
+                error = exc
+                request_id = request_id or exc.request_id
+            else:
+                self._log_attempt(operation, attempt, status, "ok", request_id, attempt_started)
+                latency_ms = _ms_since(started)
+                self._record(operation, "ok", status, request_id, attempt, latency_ms)
+                return ApiResponse(status, request_id, data, result, attempt, latency_ms)
+            retrying = attempt < self.max_attempts and is_retryable(error, retry)
+            self._log_attempt(operation, attempt, status, _outcome(error), request_id, attempt_started, retrying)
+            if not retrying:
+                error.operation, error.region, error.attempts = operation, self.region, attempt
+                error.request_id = error.request_id or request_id
+                error.latency_ms = _ms_since(started)
+                self._record(operation, _outcome(error), status, error.request_id, attempt, error.latency_ms)
+                raise error
+            self.sleep(backoff_delay(attempt))
+
+    def _log_attempt(
+        self,
+        operation: str,
+        attempt: int,
+        status: int | None,
+        outcome: str,
+        request_id: str | None,
+        started: float,
+        retrying: bool = False,
+    ) -> None:
+        latency_ms = _ms_since(started)
+        logger.log(
+            logging.INFO if outcome == "ok" else logging.WARNING,
+            "BCC %s region=%s attempt=%d/%d status=%s outcome=%s request_id=%s latency_ms=%d%s",
+            operation,
+            self.region,
+            attempt,
+            self.max_attempts,
+            status if status is not None else "-",
+            outcome,
+            request_id or "-",
+            latency_ms,
+            " retrying" if retrying else "",
+            extra={
+                "bcc_operation": operation,
+                "bcc_region": self.region,
+                "bcc_attempt": attempt,
+                "bcc_status": status,
+                "bcc_outcome": outcome,
+                "bcc_request_id": request_id,
+                "bcc_latency_ms": latency_ms,
+            },
+        )
+
+    def _record(
+        self, operation: str, outcome: str, status: int | None, request_id: str | None, attempts: int, latency_ms: int
+    ) -> None:
+        self._local.last_call = CallRecord(
+            operation=operation,
+            region=self.region,
+            outcome=outcome,
+            status=status,
+            request_id=request_id,
+            attempts=attempts,
+            latency_ms=latency_ms,
+        )
+
+
+def validate_endpoint(endpoint: str) -> str:
+    """The endpoint without a trailing slash; an http(s) URL that may carry a path prefix."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("The BCC endpoint must be an http:// or https:// URL with a host.")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("The BCC endpoint must not carry credentials, a query or a fragment.")
+    parts.port  # noqa: B018 - raises ValueError for a port out of range
+    return endpoint.rstrip("/")
+
+
+def _new_session(auth: BceAuth, verify: bool | str) -> requests.Session:
+    session = requests.Session()
+    # Configuration comes from Django settings only: with trust_env, REQUESTS_CA_BUNDLE would
+    # silently replace `verify` and proxy variables would reroute signed requests.
+    session.trust_env = False
+    session.verify = verify
+    session.auth = auth
+    session.headers["User-Agent"] = USER_AGENT
+    # No urllib3-level retries: every retry goes through the policy above.
+    adapter = HTTPAdapter(max_retries=0, pool_maxsize=16)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _parse(parse: Callable[[Mapping[str, Any], str | None], Any] | None, data, status: int, request_id: str | None):
+    if parse is None:
+        return None
+    try:
+        return parse(data, request_id)
+    except ValueError:
+        raise errors.BccBadResponseError(status=status, request_id=request_id) from None
+
+
+def _outcome(error: errors.BccError) -> str:
+    return error.code if isinstance(error, errors.BccApiError) else getattr(error, "kind", "error")
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
