@@ -125,7 +125,7 @@ def audit_record(
 
     Raises AuditInsideTransactionError when called inside ``transaction.atomic``.
     """
-    _refuse_inside_transaction()
+    ensure_outside_transaction()
     if action not in AuditEvent.Action.values:
         raise ValueError(f"Unknown audit action {action!r}.")
     if outcome not in AuditEvent.Outcome.values:
@@ -181,7 +181,12 @@ def audit_record_after_commit(**kwargs: Any) -> None:
     transaction.on_commit(lambda: audit_record(**kwargs))
 
 
-def _refuse_inside_transaction() -> None:
+def ensure_outside_transaction() -> None:
+    """Raise AuditInsideTransactionError inside a caller's atomic block (test-case blocks excepted).
+
+    Services that audit after their own transaction commits call this first, so that they
+    fail before changing anything rather than after.
+    """
     connection = transaction.get_connection(DEFAULT_DB_ALIAS)
     # Test cases wrap each test in atomic blocks marked _from_testcase (Django's own rule
     # for durable blocks); those are not a caller's business transaction.
