@@ -5,4 +5,9 @@ from keypairs import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.health, name="health"),
+    path("keypairs/", views.keypair_list, name="keypair_list"),
+    path("keypairs/new", views.keypair_create, name="keypair_create"),
+    path("keypairs/<uuid:public_id>/", views.keypair_detail, name="keypair_detail"),
+    path("keypairs/<uuid:public_id>/download", views.keypair_download, name="keypair_download"),
+    path("keypairs/<uuid:public_id>/report", views.keypair_report, name="keypair_report"),
 ]

@@ -1,24 +1,181 @@
+"""The portal's pages. Each view parses its input, calls one service or selector, and renders.
+
+Who may see what: every view requires a signed-in user (LoginRequiredMiddleware) except the
+health check. A key pair request is visible only to its owner; anyone else gets a 404, as if
+it did not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from keypairs import selectors, services
+from keypairs.delivery import delivery_claim, delivery_report
+from keypairs.forms import KeyPairCreateForm
+
+# The download token lives only in the owner's browser, in this cookie: HttpOnly (no script
+# can read it), SameSite=Strict (no other site can make the browser send it), scoped to the
+# key pair's own path, and gone when the download window closes. It is never in a URL, a
+# page or the database, so neither logs nor a database copy can reveal the private key.
+DOWNLOAD_COOKIE = "keypair_download"
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "keypairs/home.html")
+    recent = selectors.keypair_requests_of(user=request.user)[:5]
+    return render(request, "keypairs/home.html", {"recent": recent})
 
 
 @login_not_required
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """For load balancers: is this instance able to serve? Says nothing about configuration."""
+    """For load balancers: can this instance serve? Says nothing about its configuration."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception:
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_http_methods(["GET", "POST"])
+def keypair_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _render_create(request, KeyPairCreateForm(initial={"form_token": _new_form_token()}))
+
+    form = KeyPairCreateForm(request.POST)
+    if not form.is_valid():
+        return _render_create(request, form, status=400)
+    data = form.cleaned_data
+    try:
+        result = services.keypair_create(
+            user=request.user,
+            form_token=data["form_token"],
+            name=data["name"],
+            description=data["description"],
+            region=data["region"],
+            origin=_origin(request),
+        )
+    except services.FormAlreadyUsed as refused:
+        form.add_error(None, str(refused))
+        return _render_create(request, form, status=409)
+
+    if result.replayed:
+        return redirect("keypair_detail", public_id=result.keypair_request.public_id)
+    if result.error is not None:
+        form.add_error(None, result.error.message)
+        return _render_create(request, form, status=result.error.http_status)
+
+    response = redirect("keypair_detail", public_id=result.keypair_request.public_id)
+    response.set_cookie(
+        DOWNLOAD_COOKIE,
+        result.download_token,
+        max_age=settings.KEYPAIR_DOWNLOAD_TTL_SECONDS,
+        path=_download_cookie_path(result.keypair_request.public_id),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+def _render_create(request: HttpRequest, form: KeyPairCreateForm, *, status: int = 200) -> HttpResponse:
+    if form.is_bound:
+        # A fresh one-time token for the next attempt; the user's own input stays as typed.
+        form.data = form.data.copy()
+        form.data["form_token"] = _new_form_token()
+    return render(request, "keypairs/create.html", {"form": form}, status=status)
+
+
+@require_GET
+def keypair_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    keypair_request = selectors.keypair_request_of(user=request.user, public_id=public_id)
+    delivery = getattr(keypair_request, "delivery", None)
+    context = {
+        "kp": keypair_request,
+        "delivery": delivery,
+        "delivery_state": delivery.state if delivery else None,
+        "has_download_cookie": bool(request.COOKIES.get(DOWNLOAD_COOKIE)),
+        "key_file": _key_file_name(keypair_request.name),
+    }
+    return render(request, "keypairs/detail.html", context)
+
+
+@require_POST
+def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    origin = _origin(request)
+    result = delivery_claim(
+        delivery_public_id=public_id,
+        user=request.user,
+        token=request.COOKIES.get(DOWNLOAD_COOKIE),
+        source_ip=origin.source_ip,
+        user_agent=origin.user_agent,
+        portal_request_id=origin.portal_request_id,
+    )
+    if not result.ok:
+        context = {"message": result.message, "public_id": public_id if result.delivery else None}
+        return render(request, "keypairs/download_refused.html", context, status=result.http_status)
+
+    response = HttpResponse(result.private_key_pem, content_type="application/x-pem-file")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=_key_file_name(result.delivery.request.name)
+    )
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    response.delete_cookie(DOWNLOAD_COOKIE, path=_download_cookie_path(public_id), samesite="Strict")
+    return response
+
+
+@require_POST
+def keypair_report(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    origin = _origin(request)
+    delivery = delivery_report(
+        delivery_public_id=public_id,
+        user=request.user,
+        source_ip=origin.source_ip,
+        user_agent=origin.user_agent,
+        portal_request_id=origin.portal_request_id,
+    )
+    if delivery is None:
+        return render(request, "keypairs/download_refused.html", {"message": "There is no such key pair."}, status=404)
+    return redirect("keypair_detail", public_id=public_id)
+
+
+@require_GET
+def keypair_list(request: HttpRequest) -> HttpResponse:
+    requests = selectors.keypair_requests_of(user=request.user)
+    return render(request, "keypairs/list.html", {"requests": requests, "now": timezone.now()})
+
+
+def _origin(request: HttpRequest) -> services.Origin:
+    return services.Origin(
+        source_ip=request.META.get("REMOTE_ADDR"),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        portal_request_id=getattr(request, "request_id", ""),
+    )
+
+
+def _new_form_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _download_cookie_path(public_id: uuid.UUID) -> str:
+    return reverse("keypair_detail", kwargs={"public_id": public_id})
+
+
+def _key_file_name(name: str) -> str:
+    # "/" is allowed in BCC names but not in file names.
+    return name.replace("/", "_") + ".pem"

@@ -1,0 +1,91 @@
+"""What a user reads when a create does not go as planned: one sentence per BCC outcome.
+
+Module constants, so that tests assert the exact text. BCC's own wording is quoted only
+where it explains the user's own input (an invalid name); for everything else, BCC's
+message is for the operators' log, not for the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keypairs.bcc import errors
+
+NAME_REJECTED = "BCC rejected the name: {reason}. Change the name and try again."
+DESCRIPTION_REJECTED = "BCC rejected the description: {reason}. Change the description and try again."
+QUOTA_EXCEEDED = (
+    "The {region} region has no room for another key pair: the 500 key pairs that everyone at the company "
+    "shares there are all in use. Delete key pairs nobody needs, or choose another region."
+)
+PORTAL_MISCONFIGURED = (
+    "The portal cannot sign in to BCC: its configuration is wrong. Nothing was created. "
+    "Please tell the portal's operators, quoting reference {reference}."
+)
+BCC_UNAVAILABLE = "BCC could not be reached ({reason}). Nothing was created; please try again in a few minutes."
+BCC_FAILED = "BCC could not create the key pair ({code}). Nothing was created; please try again in a few minutes."
+OUTCOME_UNKNOWN = (
+    "BCC did not answer in time, so it is not known whether the key pair was created. "
+    "Its private key could not be delivered either way. The portal's operators have been told; "
+    "please check My key pairs before trying again, quoting reference {reference}."
+)
+NOT_STORED = (
+    "BCC created the key pair, but the portal could not store its private key, so it was deleted again "
+    "in BCC. Nothing is left behind; please try again."
+)
+NOT_STORED_NOT_DELETED = (
+    "BCC created the key pair {keypair_id}, but the portal could not store its private key and could not "
+    "delete it either. The portal's operators have been told; please quote reference {reference}."
+)
+
+# Codes that mean the portal's own credentials or signing are wrong: nothing a user can fix.
+MISCONFIGURATION_CODES = frozenset(
+    {
+        errors.ACCESS_DENIED,
+        errors.INVALID_ACCESS_KEY_ID,
+        errors.SIGNATURE_DOES_NOT_MATCH,
+        errors.INVALID_HTTP_AUTH_HEADER,
+        errors.REQUEST_EXPIRED,
+        errors.MALFORMED_JSON,
+        errors.INAPPROPRIATE_JSON,
+        errors.INVALID_URI,
+        errors.IDEMPOTENT_PARAMETER_MISMATCH,
+    }
+)
+
+
+@dataclass(frozen=True)
+class UserFacingError:
+    """A sentence for the page, the HTTP status to answer with, and whether operators must act."""
+
+    message: str
+    http_status: int
+    operators_must_act: bool = False
+
+
+def for_create_error(error: errors.BccError, *, region: str, reference: str) -> UserFacingError:
+    """The sentence for a create that BCC refused or that never got an answer."""
+    if isinstance(error, errors.BccApiError):
+        return _for_api_error(error, region=region, reference=reference)
+    if isinstance(error, errors.BccOutcomeUnknown):
+        return UserFacingError(OUTCOME_UNKNOWN.format(reference=reference), 504, operators_must_act=True)
+    # Every other transport error is certain: the request never reached BCC.
+    reason = str(error).split(";")[0].rstrip(".")
+    return UserFacingError(BCC_UNAVAILABLE.format(reason=reason[:1].lower() + reason[1:]), 503)
+
+
+def _for_api_error(error: errors.BccApiError, *, region: str, reference: str) -> UserFacingError:
+    if error.code == errors.KEYPAIR_NAME_INVALID:
+        return UserFacingError(NAME_REJECTED.format(reason=_reason(error)), 400)
+    if error.code == errors.KEYPAIR_DESCRIPTION_INVALID:
+        return UserFacingError(DESCRIPTION_REJECTED.format(reason=_reason(error)), 400)
+    if error.code == errors.KEYPAIR_QUOTA_EXCEEDED:
+        return UserFacingError(QUOTA_EXCEEDED.format(region=region), 409)
+    if error.code in MISCONFIGURATION_CODES:
+        return UserFacingError(PORTAL_MISCONFIGURED.format(reference=reference), 502, operators_must_act=True)
+    return UserFacingError(BCC_FAILED.format(code=error.code), 502)
+
+
+def _reason(error: errors.BccApiError) -> str:
+    # BCC's message explains the user's own input; it is rendered escaped, and cut short.
+    text = (error.message or "it does not follow BCC's rules").strip().rstrip(".")
+    return text[:200]

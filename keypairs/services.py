@@ -1,0 +1,233 @@
+"""Writes of the create flow: record the intent, call BCC, record the outcome, deliver the key.
+
+Order matters here, because BCC returns a private key once, ever:
+
+1. The intent (a ``KeyPairRequest`` in ``pending``) is committed before BCC is called, so a
+   worker that dies mid-call leaves a row that says so; ``form_token`` is unique, so a
+   double-submitted form finds the first attempt instead of making a second key pair.
+2. BCC is called outside any transaction: no database lock is held across the network.
+3. On success the outcome and the encrypted delivery are committed together. If that commit
+   fails, the key pair would be orphaned in BCC with its private key lost, so it is deleted
+   there and the user is told.
+4. Audit rows are written after each step's transaction, never inside one, so a rollback can
+   never erase the record of a failure (see ``keypairs.audit``).
+
+Delivery claims, reports and purges live in ``keypairs.delivery``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+from keypairs import messages
+from keypairs.audit import audit_record, ensure_outside_transaction
+from keypairs.bcc.errors import BccError, BccOutcomeUnknown
+from keypairs.bcc.factory import get_client
+from keypairs.bcc.fingerprints import sha256_fingerprint
+from keypairs.delivery import delivery_create
+from keypairs.models import AuditEvent, KeyPairRequest
+
+logger = logging.getLogger(__name__)
+
+Action = AuditEvent.Action
+Outcome = AuditEvent.Outcome
+Status = KeyPairRequest.Status
+
+FORM_ALREADY_USED = "This form was already used. Reload the page to create another key pair."
+
+
+class FormAlreadyUsed(Exception):
+    """A form token that belongs to someone else's request: never reveal what it created."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for audit rows: source address, user agent, portal request id."""
+
+    source_ip: str | None = None
+    user_agent: str = ""
+    portal_request_id: str = ""
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """What ``keypair_create`` did.
+
+    ``download_token`` is set only on the one call that created the key pair: the caller hands
+    it to the owner's browser and forgets it. ``replayed`` means the form had been submitted
+    before, and this is the earlier attempt. ``error`` is set when nothing can be downloaded.
+    """
+
+    keypair_request: KeyPairRequest
+    download_token: str | None = field(default=None, repr=False)
+    replayed: bool = False
+    error: messages.UserFacingError | None = None
+
+
+def keypair_create(*, user, form_token: str, name: str, description: str, region: str, origin: Origin) -> CreateResult:
+    """Create a key pair in BCC for ``user`` and hold its private key for one download."""
+    ensure_outside_transaction()
+    try:
+        with transaction.atomic():
+            intent = KeyPairRequest.objects.create(
+                owner=user,
+                form_token=form_token,
+                # Sent to BCC as clientToken: a transport-level replay can never make a second key pair.
+                client_token=secrets.token_hex(32),
+                region=region,
+                name=name,
+                description=description,
+            )
+    except IntegrityError:
+        return _replayed(user=user, form_token=form_token)
+
+    audit = _auditor(user=user, origin=origin, intent=intent)
+    audit(action=Action.REQUESTED, outcome=Outcome.SUCCESS)
+
+    started = time.monotonic()
+    try:
+        keypair = get_client(region).create_keypair(
+            name=name, description=description, client_token=intent.client_token
+        )
+    except BccError as error:
+        return _failed(intent, error, audit=audit, origin=origin)
+    latency_ms = _ms_since(started)
+
+    try:
+        with transaction.atomic():
+            _finish(
+                intent,
+                status=Status.CREATED,
+                keypair_id=keypair.keypair_id,
+                public_key=keypair.public_key,
+                fingerprint_bcc=keypair.fingerprint,
+                fingerprint_sha256=_sha256_or_blank(keypair.public_key),
+                bcc_created_at=keypair.created_time,
+                bcc_request_id=keypair.request_id or "",
+            )
+            _, token = delivery_create(keypair_request=intent, private_key_pem=keypair.private_key or "")
+    except (DatabaseError, ValueError):
+        logger.exception("Could not store the delivery of key pair %s; deleting it in BCC", keypair.keypair_id)
+        return _undo_unstored(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
+
+    audit(
+        action=Action.CREATED,
+        outcome=Outcome.SUCCESS,
+        keypair_id=keypair.keypair_id,
+        bcc_request_id=keypair.request_id or "",
+        latency_ms=latency_ms,
+    )
+    return CreateResult(intent, download_token=token)
+
+
+def _replayed(*, user, form_token: str) -> CreateResult:
+    earlier = KeyPairRequest.objects.filter(form_token=form_token).first()
+    if earlier is None or earlier.owner_id != user.pk:
+        raise FormAlreadyUsed(FORM_ALREADY_USED)
+    error = None
+    if earlier.error_message:
+        error = messages.UserFacingError(earlier.error_message, 200)
+    return CreateResult(earlier, replayed=True, error=error)
+
+
+def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -> CreateResult:
+    unknown = isinstance(error, BccOutcomeUnknown)
+    facing = messages.for_create_error(error, region=intent.region, reference=origin.portal_request_id)
+    code = getattr(error, "code", "") or getattr(error, "kind", "")
+    if facing.operators_must_act:
+        # The operators' copy: the code and BCC's request id, never a key, token or body.
+        logger.error(
+            "BCC create failed and needs an operator: code=%s region=%s bcc_request_id=%s portal_request_id=%s: %s",
+            code,
+            intent.region,
+            error.request_id or "-",
+            origin.portal_request_id or "-",
+            error,
+        )
+    with transaction.atomic():
+        _finish(
+            intent,
+            status=Status.UNKNOWN if unknown else Status.FAILED,
+            bcc_request_id=error.request_id or "",
+            error_code=code,
+            error_message=facing.message,
+        )
+    audit(
+        action=Action.OUTCOME_UNKNOWN if unknown else Action.FAILED,
+        outcome=Outcome.UNKNOWN if unknown else Outcome.FAILURE,
+        bcc_request_id=error.request_id or "",
+        bcc_error_code=code,
+        latency_ms=error.latency_ms,
+        detail=str(error),
+    )
+    return CreateResult(intent, error=facing)
+
+
+def _undo_unstored(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Origin) -> CreateResult:
+    """The key pair exists in BCC but its private key could not be stored: delete it there."""
+    try:
+        get_client(intent.region).delete_keypair(keypair_id)
+    except BccError as error:
+        logger.error(
+            "Key pair %s in %s is orphaned: its private key was lost and deleting it failed (%s). "
+            "Delete it by hand. portal_request_id=%s",
+            keypair_id,
+            intent.region,
+            error,
+            origin.portal_request_id or "-",
+        )
+        message = messages.NOT_STORED_NOT_DELETED.format(keypair_id=keypair_id, reference=origin.portal_request_id)
+        detail = "private key could not be stored; deleting the key pair in BCC failed"
+        facing = messages.UserFacingError(message, 500, operators_must_act=True)
+    else:
+        detail = "private key could not be stored; key pair deleted in BCC"
+        facing = messages.UserFacingError(messages.NOT_STORED, 500)
+    try:
+        with transaction.atomic():
+            _finish(intent, status=Status.FAILED, keypair_id=keypair_id, error_message=facing.message)
+    except DatabaseError:
+        logger.exception("Could not record the failure of key pair request %s", intent.public_id)
+    audit(action=Action.FAILED, outcome=Outcome.FAILURE, keypair_id=keypair_id, detail=detail)
+    return CreateResult(intent, error=facing)
+
+
+def _finish(intent: KeyPairRequest, **values) -> None:
+    values["completed_at"] = timezone.now()
+    for name, value in values.items():
+        setattr(intent, name, value)
+    intent.save(update_fields=list(values))
+
+
+def _auditor(*, user, origin: Origin, intent: KeyPairRequest):
+    """An ``audit_record`` with this create's actor, origin, region and name filled in."""
+
+    def record(**fields) -> None:
+        fields.setdefault("keypair_id", intent.keypair_id)
+        audit_record(
+            actor=user,
+            source_ip=origin.source_ip,
+            user_agent=origin.user_agent,
+            portal_request_id=origin.portal_request_id,
+            region=intent.region,
+            keypair_name=intent.name,
+            **fields,
+        )
+
+    return record
+
+
+def _sha256_or_blank(public_key: str) -> str:
+    try:
+        return sha256_fingerprint(public_key)
+    except ValueError:
+        return ""
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
