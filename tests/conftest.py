@@ -1,0 +1,42 @@
+import pytest
+
+from keypairs.sandbox import SandboxServer
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """One BCC sandbox for the whole run (starting one is cheap, but its key pairs are not)."""
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The session's BCC sandbox, emptied: no key pairs, faults, or logged requests; default quota and clock."""
+    sandbox_server.reset()
+    sandbox_server.quota = 500
+    sandbox_server.clock = _utc_now
+    yield sandbox_server
+    sandbox_server.reset()
+
+
+def _utc_now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def portal_on_sandbox(sandbox, settings):
+    """Point the portal's BCC settings at the emptied session sandbox; returns the sandbox."""
+    from keypairs.bcc.factory import reset_clients
+
+    settings.BCC_ENDPOINT = sandbox.endpoint_template
+    settings.BCC_ACCESS_KEY_ID = sandbox.access_key_id
+    settings.BCC_SECRET_ACCESS_KEY = sandbox.secret_access_key
+    # Short timeouts: fault tests wait on them.
+    settings.BCC_READ_TIMEOUT = 2.0
+    settings.BCC_CONNECT_TIMEOUT = 1.0
+    reset_clients()
+    yield sandbox
+    reset_clients()
