@@ -83,11 +83,15 @@ class BccClient:
     # --- create and import: never repeated once possibly sent ------------------------------
 
     def create_keypair(self, *, name: str, description: str = "", client_token: str | None = None) -> Keypair:
-        """Create a key pair. The result is the only place its private key will ever appear."""
+        """Create a key pair. The result is the only place its private key will ever appear.
+
+        ``private_key`` is ``None`` when BCC answers a replay of ``client_token`` (the same
+        token and parameters as an earlier create): the key pair is the earlier one, and its
+        private key was given out then, once.
+        """
         body = {"name": name, **({"description": description} if description else {})}
-        return self._create(
-            "create_keypair", "POST", _token_query(client_token), body, errors.OUTCOME_UNKNOWN_CREATE, _read_created
-        )
+        query = _token_query(client_token)
+        return self._create("create_keypair", "POST", query, body, errors.OUTCOME_UNKNOWN_CREATE, _read_keypair_answer)
 
     def import_keypair(
         self, *, name: str, public_key: str, description: str = "", client_token: str | None = None
@@ -198,13 +202,6 @@ def _token_query(client_token: str | None) -> list[tuple[str, str | None]]:
 
 def _read_keypair_answer(data: Mapping[str, Any], request_id: str | None) -> Keypair:
     return Keypair.from_api(data.get("keypair"), request_id=request_id)
-
-
-def _read_created(data: Mapping[str, Any], request_id: str | None) -> Keypair:
-    keypair = _read_keypair_answer(data, request_id)
-    if keypair.private_key is None:
-        raise ValueError("A created key pair must come with its private key.")
-    return keypair
 
 
 def _read_imported(data: Mapping[str, Any], request_id: str | None) -> Keypair:

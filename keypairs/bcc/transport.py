@@ -183,15 +183,16 @@ def map_request_exception(exc: BaseException) -> errors.BccTransportError:
     """
     chain = list(_exception_chain(exc))
     in_handshake = any(_raised_in_handshake(item) for item in chain)
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
         return errors.BccTimeoutError(sent=False)
-    if isinstance(exc, requests.SSLError) or (in_handshake and not isinstance(exc, requests.Timeout)):
+    is_timeout = isinstance(exc, requests.exceptions.Timeout)
+    if isinstance(exc, requests.exceptions.SSLError) or (in_handshake and not is_timeout):
         if any(isinstance(item, ssl.SSLCertVerificationError | ssl.CertificateError) for item in chain):
             return errors.BccTLSError(errors.TLS_CERTIFICATE_NOT_TRUSTED)
         if in_handshake:
             return errors.BccTLSError(errors.TLS_HANDSHAKE_FAILED)
         return errors.BccConnectionLostError()
-    if isinstance(exc, requests.Timeout) or any(isinstance(item, ReadTimeoutError) for item in chain):
+    if is_timeout or any(isinstance(item, ReadTimeoutError) for item in chain):
         return errors.BccTimeoutError(sent=not in_handshake)
     if any(isinstance(item, NameResolutionError) for item in chain):
         return errors.BccConnectError(errors.NAME_NOT_RESOLVED)
