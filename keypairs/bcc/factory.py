@@ -10,6 +10,7 @@ This is the only module under ``keypairs.bcc`` that imports Django.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from keypairs.bcc.signer import Credentials
 
 REGION_NOT_OFFERED = "BCC region {region!r} is not one of BCC_REGIONS."
 CREDENTIALS_MISSING = "BCC_ACCESS_KEY_ID and BCC_SECRET_ACCESS_KEY must be set to talk to BCC."
+CA_BUNDLE_MISSING = "BCC_CA_BUNDLE names {path}, which does not exist."
 VERIFY_OFF = "BCC_CA_BUNDLE must be True or the path of a CA bundle; TLS verification cannot be turned off."
 
 _SETTING_NAMES = frozenset(
@@ -87,6 +89,8 @@ def _build(region: str) -> BccClient:
     verify = settings.BCC_CA_BUNDLE
     if verify is not True and not (isinstance(verify, str) and verify):
         raise ImproperlyConfigured(VERIFY_OFF)
+    if verify is not True and not os.path.exists(verify):
+        raise ImproperlyConfigured(CA_BUNDLE_MISSING.format(path=verify))
     return BccClient(
         credentials=Credentials(settings.BCC_ACCESS_KEY_ID, settings.BCC_SECRET_ACCESS_KEY),
         # replace(), not format(): a stray brace elsewhere in the URL must not break it.

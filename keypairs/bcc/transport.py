@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import os
 import random
 import ssl
 import threading
@@ -55,6 +56,7 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_CAP_SECONDS = 4.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+CA_BUNDLE_MISSING = "The CA bundle {path} does not exist."
 
 
 class RetryMode(enum.Enum):
@@ -296,6 +298,10 @@ class Transport:
         if verify is not True and not (isinstance(verify, str) and verify):
             # A CA bundle may be given (a TLS-intercepting proxy); verification is never off.
             raise ValueError("verify must be True or the path of a CA bundle; TLS verification cannot be turned off.")
+        if isinstance(verify, str) and not os.path.exists(verify):
+            # Checked here: requests would only notice at send time, with an OSError that
+            # looks like a network failure (and would make a create look like an unknown outcome).
+            raise ValueError(CA_BUNDLE_MISSING.format(path=verify))
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1.")
         self.timeout = (connect_timeout, read_timeout)

@@ -104,6 +104,13 @@ def test_tls_verification_cannot_be_turned_off_by_settings(bcc_settings, ca_bund
         get_client("bj")
 
 
+def test_a_ca_bundle_setting_that_names_no_file_is_a_configuration_error(bcc_settings, tmp_path):
+    missing = tmp_path / "ca.pem"
+    with override_settings(BCC_CA_BUNDLE=str(missing)), pytest.raises(ImproperlyConfigured) as raised:
+        get_client("bj")
+    assert str(raised.value) == f"BCC_CA_BUNDLE names {missing}, which does not exist."
+
+
 def test_reset_clients_forgets_every_client(bcc_settings):
     before = get_client("bj")
     reset_clients()

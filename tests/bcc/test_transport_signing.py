@@ -125,6 +125,13 @@ def test_tls_verification_cannot_be_turned_off(verify):
         BccClient(credentials=CREDS, endpoint="https://bcc.bj.baidubce.com", region="bj", verify=verify)
 
 
+def test_a_ca_bundle_that_does_not_exist_is_refused_up_front(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        BccClient(
+            credentials=CREDS, endpoint="https://bcc.bj.baidubce.com", region="bj", verify=str(tmp_path / "no.pem")
+        )
+
+
 @pytest.mark.parametrize("keypair_id", ["", "../k-1", "k-1/../../x", "k 1", ".hidden", "k-1?rename", "k" * 65])
 def test_it_refuses_a_keypair_id_that_could_change_the_url(keypair_id):
     client = BccClient(credentials=CREDS, endpoint="http://127.0.0.1:9", region="bj")
