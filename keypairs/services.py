@@ -22,6 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
@@ -40,6 +41,8 @@ Outcome = AuditEvent.Outcome
 Status = KeyPairRequest.Status
 
 FORM_ALREADY_USED = "This form was already used. Reload the page to create another key pair."
+# The error code recorded when the portal has no usable BCC settings (no client could be made).
+SETTINGS_INCOMPLETE = "portal_settings_incomplete"
 
 
 class FormAlreadyUsed(Exception):
@@ -97,6 +100,10 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
         )
     except BccError as error:
         return _failed(intent, error, audit=audit, origin=origin)
+    except ImproperlyConfigured as error:
+        # get_client refuses incomplete BCC settings. Production does not start without them,
+        # but a development portal can get here; the intent must not stay "pending" forever.
+        return _misconfigured(intent, error, audit=audit, origin=origin)
     latency_ms = _ms_since(started)
 
     try:
@@ -166,6 +173,24 @@ def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -
         latency_ms=error.latency_ms,
         detail=str(error),
     )
+    return CreateResult(intent, error=facing)
+
+
+def _misconfigured(intent: KeyPairRequest, error: ImproperlyConfigured, *, audit, origin: Origin) -> CreateResult:
+    """No BCC client could be made: nothing was sent, and only an operator can fix it."""
+    message = messages.PORTAL_MISCONFIGURED.format(reference=origin.portal_request_id)
+    facing = messages.UserFacingError(message, 502, operators_must_act=True)
+    # ImproperlyConfigured from the factory names settings, never their values.
+    logger.error(
+        "BCC create failed and needs an operator: code=%s region=%s portal_request_id=%s: %s",
+        SETTINGS_INCOMPLETE,
+        intent.region,
+        origin.portal_request_id or "-",
+        error,
+    )
+    with transaction.atomic():
+        _finish(intent, status=Status.FAILED, error_code=SETTINGS_INCOMPLETE, error_message=facing.message)
+    audit(action=Action.FAILED, outcome=Outcome.FAILURE, bcc_error_code=SETTINGS_INCOMPLETE, detail=str(error))
     return CreateResult(intent, error=facing)
 
 
