@@ -76,7 +76,12 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         request = RawRequest(method=self.command, target=self.path, headers=self._header_map(), body=body)
         self._write(sandbox.handle(request))
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
+    def __getattr__(self, name: str):
+        # http.server looks up do_<METHOD>; every method goes through the sandbox, so an
+        # unexpected one gets BCC's answer (a signature error or InvalidURI), not a bare 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _write(self, outcome, *, close: bool = False) -> None:
         if outcome.status is None:  # an injected fault: no answer at all

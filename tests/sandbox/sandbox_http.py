@@ -87,13 +87,13 @@ class SignedClient:
         sent_headers = {"Host": urlsplit(self.base_url).netloc, "x-bce-date": stamp_text}
         if body is not None:
             sent_headers["Content-Type"] = "application/json;charset=utf-8"
-        sent_headers.update(headers or {})
         url = self.base_url + signer.uri_encode(full_path, keep_slash=True)
         if query:
             url += "?" + encode_query(query)
         prepared = self.session.prepare_request(requests.Request(method, url, data=body, headers=sent_headers))
-        signing_view = {name: value for name, value in prepared.headers.items()}
-        signing_view.update(headers or {})  # the str values, before they are sent as UTF-8
+        # Extra headers join after requests' own checks, which refuse some values BCC signs
+        # (leading spaces, say): they are signed as text and sent as UTF-8 bytes.
+        signing_view = {**prepared.headers, **(headers or {})}
         prepared.headers["Authorization"] = authorization or signer.authorization(
             method=method,
             path=full_path,

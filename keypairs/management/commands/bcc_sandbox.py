@@ -39,8 +39,8 @@ class Command(BaseCommand):
         server = SandboxServer(host=host, port=port, credentials=_credentials_from_environment(), quota=quota, tls=tls)
         # `kill` (SIGTERM) stops as cleanly as Ctrl-C: the TLS key is removed either way.
         signal.signal(signal.SIGTERM, _exit_on_signal)
-        self._announce(server)
-        try:
+        try:  # from here on, Ctrl-C (even during the announcement) ends in a clean stop
+            self._announce(server)
             server.serve_forever()
         except KeyboardInterrupt:
             pass
