@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -209,6 +210,21 @@ def test_wrong_credentials_are_the_operators_problem(
     assert f"code={code}" in logged
     assert f"portal_request_id={reference}" in logged
     assert value not in logged
+    assert portal_on_sandbox.keypairs() == []
+
+
+def test_a_portal_clock_bcc_does_not_accept_is_the_operators_problem(alice_client, portal_on_sandbox, caplog):
+    portal_on_sandbox.clock = lambda: datetime.now(UTC) + timedelta(hours=2)
+
+    response = create(alice_client)
+
+    reference = response["X-Request-ID"]
+    keypair_request = the_request()
+    assert response.status_code == 502
+    assert page_says(response, messages.PORTAL_MISCONFIGURED.format(reference=reference))
+    assert keypair_request.error_code == errors.REQUEST_EXPIRED
+    assert the_outcome_event().bcc_error_code == errors.REQUEST_EXPIRED
+    assert any(f"code={errors.REQUEST_EXPIRED}" in line for line in operator_errors(caplog))
     assert portal_on_sandbox.keypairs() == []
 
 

@@ -1,0 +1,309 @@
+"""Downloading the private key: once, by its owner, from the browser that created the key pair,
+before it expires; and reporting a download the owner did not make.
+
+Alice creates the key pair through the create view against the BCC sandbox, so her test
+client holds the download cookie exactly as her browser would. Bob is another developer.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from django.contrib.auth import get_user_model
+from django.template.defaultfilters import date as format_date
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from keypairs import delivery
+from keypairs.models import AuditEvent, Delivery, KeyPairRequest
+from keypairs.views import DOWNLOAD_COOKIE
+
+User = get_user_model()
+
+CREATE_URL = reverse("keypair_create")
+PRIVATE_KEY_MARKER = "PRIVATE KEY"
+
+
+@pytest.fixture
+def alice(db):
+    return User.objects.create_user(username="alice", password="password")
+
+
+@pytest.fixture
+def bob(db):
+    return User.objects.create_user(username="bob", password="password")
+
+
+@pytest.fixture
+def alice_client(alice):
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob):
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+def create(client: Client, name: str = "build-server") -> KeyPairRequest:
+    page = client.get(CREATE_URL).content.decode()
+    form_token = re.search(r'name="form_token" value="([^"]*)"', page).group(1)
+    response = client.post(CREATE_URL, {"name": name, "description": "", "region": "bj", "form_token": form_token})
+    assert response.status_code == 302
+    return KeyPairRequest.objects.get(name=name)
+
+
+@pytest.fixture
+def alices(alice_client, portal_on_sandbox) -> KeyPairRequest:
+    """Alice's new key pair, its private key waiting; her client holds the download cookie."""
+    return create(alice_client)
+
+
+def download_url(keypair_request: KeyPairRequest) -> str:
+    return reverse("keypair_download", kwargs={"public_id": keypair_request.public_id})
+
+
+def report_url(keypair_request: KeyPairRequest) -> str:
+    return reverse("keypair_report", kwargs={"public_id": keypair_request.public_id})
+
+
+def detail_url(keypair_request: KeyPairRequest) -> str:
+    return reverse("keypair_detail", kwargs={"public_id": keypair_request.public_id})
+
+
+def page_says(response, sentence: str) -> bool:
+    return escape(sentence) in response.content.decode()
+
+
+def events(action: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+
+
+def reload(keypair_request: KeyPairRequest) -> Delivery:
+    return Delivery.objects.get(request=keypair_request)
+
+
+# --- The download -------------------------------------------------------------------------
+
+
+def test_the_owner_downloads_the_private_key_of_the_public_key_shown(alice_client, alices):
+    response = alice_client.post(download_url(alices))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-pem-file"
+    assert response["Content-Disposition"] == 'attachment; filename="build-server.pem"'
+    assert response["Cache-Control"] == "no-store"
+    private_key = serialization.load_pem_private_key(response.content, password=None)
+    public_key = private_key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    assert public_key.decode() == alices.public_key
+    assert escape(alices.public_key) in alice_client.get(detail_url(alices)).content.decode()
+
+
+def test_a_chinese_name_gives_an_rfc_5987_file_name(alice_client, portal_on_sandbox):
+    keypair_request = create(alice_client, name="web服务器")
+
+    response = alice_client.post(download_url(keypair_request))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == "attachment; filename*=utf-8''web%E6%9C%8D%E5%8A%A1%E5%99%A8.pem"
+
+
+def test_a_slash_in_the_name_gives_an_underscore_in_the_file_name(alice_client, portal_on_sandbox):
+    keypair_request = create(alice_client, name="team/web")
+
+    response = alice_client.post(download_url(keypair_request))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="team_web.pem"'
+
+
+def test_the_download_deletes_the_cookie_and_the_ciphertext(alice_client, alices):
+    response = alice_client.post(download_url(alices))
+
+    cookie = response.cookies[DOWNLOAD_COOKIE]
+    assert response.status_code == 200
+    assert cookie.value == ""
+    assert cookie["max-age"] == 0
+    assert cookie["path"] == f"/keypairs/{alices.public_id}/"
+    stored = reload(alices)
+    assert stored.ciphertext is None
+    assert stored.claimed_from == "127.0.0.1"
+    (downloaded,) = events("downloaded")
+    assert (downloaded.outcome, downloaded.keypair_id, downloaded.actor_username) == (
+        "success",
+        alices.keypair_id,
+        "alice",
+    )
+
+
+def test_the_page_then_says_when_and_from_where(alice_client, alices):
+    alice_client.post(download_url(alices))
+
+    response = alice_client.get(detail_url(alices))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Downloaded at" in page
+    assert format_date(reload(alices).claimed_at, "Y-m-d H:i:s T") in page
+    assert "from 127.0.0.1." in page
+    assert 'id="download-button"' not in page
+    assert 'id="report-button"' in page
+
+
+def test_a_second_download_is_refused_and_flagged(alice_client, alices):
+    alice_client.post(download_url(alices))
+
+    response = alice_client.post(download_url(alices))
+
+    assert response.status_code == 410
+    assert page_says(response, delivery.MESSAGE_ALREADY_DOWNLOADED)
+    assert PRIVATE_KEY_MARKER not in response.content.decode()
+    (refused,) = events("download_refused")
+    assert (refused.outcome, refused.is_security_event, refused.detail) == (
+        "denied",
+        True,
+        delivery.DETAIL_SECOND_ATTEMPT,
+    )
+
+
+def test_it_only_allows_post(alice_client, alices):
+    response = alice_client.get(download_url(alices))
+
+    assert response.status_code == 405
+    assert reload(alices).ciphertext is not None
+
+
+def test_a_cross_site_post_cannot_download(alice, alices):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+
+    response = browser.post(download_url(alices))
+
+    assert response.status_code == 403
+    assert reload(alices).ciphertext is not None
+
+
+# --- Who may download ----------------------------------------------------------------------
+
+
+def test_bob_gets_nothing_even_with_alices_cookie(alice_client, bob_client, alices):
+    bob_client.cookies[DOWNLOAD_COOKIE] = alice_client.cookies[DOWNLOAD_COOKIE].value
+
+    response = bob_client.post(download_url(alices))
+
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert page_says(response, delivery.MESSAGE_NOT_FOUND)
+    assert PRIVATE_KEY_MARKER not in page
+    assert alices.keypair_id not in page
+    assert DOWNLOAD_COOKIE not in response.cookies
+    (refused,) = events("download_refused")
+    assert (refused.actor_username, refused.outcome, refused.is_security_event, refused.detail) == (
+        "bob",
+        "denied",
+        True,
+        delivery.DETAIL_NOT_THE_OWNER,
+    )
+    assert reload(alices).ciphertext is not None
+    assert alice_client.post(download_url(alices)).status_code == 200
+
+
+def test_another_browser_of_alice_without_the_cookie_is_refused(alice, alice_client, alices):
+    other_browser = Client()
+    other_browser.force_login(alice)
+
+    response = other_browser.post(download_url(alices))
+
+    assert response.status_code == 403
+    assert page_says(response, delivery.MESSAGE_BAD_TOKEN)
+    (refused,) = events("download_refused")
+    assert refused.detail == delivery.DETAIL_BAD_TOKEN
+    # The key still waits for the browser that has the cookie.
+    assert alice_client.post(download_url(alices)).status_code == 200
+
+
+def test_a_guessed_token_is_refused(alice_client, alices):
+    alice_client.cookies[DOWNLOAD_COOKIE] = "guess"
+
+    response = alice_client.post(download_url(alices))
+
+    assert response.status_code == 403
+    assert reload(alices).ciphertext is not None
+
+
+# --- Expiry -------------------------------------------------------------------------------
+
+
+def test_an_expired_key_is_erased_and_cannot_be_downloaded(alice_client, alices):
+    Delivery.objects.filter(request=alices).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = alice_client.post(download_url(alices))
+
+    assert response.status_code == 410
+    assert page_says(response, delivery.MESSAGE_EXPIRED)
+    assert PRIVATE_KEY_MARKER not in response.content.decode()
+    assert reload(alices).ciphertext is None
+    (expired,) = events("expired")
+    assert expired.keypair_id == alices.keypair_id
+    page = alice_client.get(detail_url(alices)).content.decode()
+    assert 'id="expired-note"' in page
+    assert 'id="download-button"' not in page
+
+
+def test_the_key_expires_after_the_configured_time(alice_client, portal_on_sandbox, settings):
+    settings.KEYPAIR_DOWNLOAD_TTL_SECONDS = 90
+    before = timezone.now()
+
+    keypair_request = create(alice_client)
+
+    stored = reload(keypair_request)
+    assert before + timedelta(seconds=90) <= stored.expires_at <= timezone.now() + timedelta(seconds=90)
+
+
+# --- "I did not download this" ------------------------------------------------------------
+
+
+def test_the_owner_can_report_a_download_she_did_not_make(alice_client, alices):
+    alice_client.post(download_url(alices))
+
+    response = alice_client.post(report_url(alices))
+
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(alices)
+    assert reload(alices).reported_at is not None
+    (reported,) = events("reported")
+    assert (reported.outcome, reported.is_security_event, reported.actor_username) == ("success", True, "alice")
+    assert "127.0.0.1" in reported.detail
+    page = alice_client.get(detail_url(alices)).content.decode()
+    assert 'id="reported-note"' in page
+    assert "You reported this download as not yours" in page
+    assert 'id="report-button"' not in page
+
+
+def test_bob_cannot_report_alices_key_pair(alice_client, bob_client, alices):
+    alice_client.post(download_url(alices))
+
+    response = bob_client.post(report_url(alices))
+
+    assert response.status_code == 404
+    assert alices.keypair_id not in response.content.decode()
+    assert reload(alices).reported_at is None
+    (refused,) = events("reported")
+    assert (refused.actor_username, refused.outcome, refused.detail) == ("bob", "denied", delivery.DETAIL_NOT_THE_OWNER)
+
+
+def test_reporting_only_allows_post(alice_client, alices):
+    response = alice_client.get(report_url(alices))
+
+    assert response.status_code == 405
+    assert reload(alices).reported_at is None

@@ -1,0 +1,166 @@
+"""My key pairs: each of Alice's create attempts with what became of it and of its private key.
+
+Bob is another developer: he sees none of Alice's. The rows are made with the services the
+create flow uses (``delivery_create``, ``delivery_claim``), without BCC: the list reads only
+the database.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from keypairs.delivery import ClaimOutcome, delivery_claim, delivery_create
+from keypairs.models import KeyPairRequest
+
+User = get_user_model()
+
+LIST_URL = reverse("keypair_list")
+Status = KeyPairRequest.Status
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\n-----END RSA PRIVATE KEY-----\n"
+)
+
+
+@pytest.fixture
+def alice(db):
+    return User.objects.create_user(username="alice", password="password")
+
+
+@pytest.fixture
+def bob(db):
+    return User.objects.create_user(username="bob", password="password")
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def keypair_request(owner, name: str, status: str = Status.CREATED) -> KeyPairRequest:
+    return KeyPairRequest.objects.create(
+        owner=owner,
+        form_token=uuid.uuid4().hex,
+        client_token=uuid.uuid4().hex,
+        region="bj",
+        name=name,
+        status=status,
+        keypair_id=f"k-{name[:8]}" if status == Status.CREATED else "",
+        fingerprint_sha256=f"SHA256:{name}" if status == Status.CREATED else "",
+    )
+
+
+def waiting(owner, name: str) -> tuple[KeyPairRequest, str]:
+    created = keypair_request(owner, name)
+    _, token = delivery_create(keypair_request=created, private_key_pem=PEM)
+    return created, token
+
+
+def downloaded(owner, name: str) -> KeyPairRequest:
+    created, token = waiting(owner, name)
+    result = delivery_claim(
+        delivery_public_id=created.public_id, user=owner, token=token, source_ip="127.0.0.1", user_agent="test"
+    )
+    assert result.outcome is ClaimOutcome.DOWNLOADED
+    return created
+
+
+def expired_unclaimed(owner, name: str) -> KeyPairRequest:
+    created = keypair_request(owner, name)
+    delivery_create(keypair_request=created, private_key_pem=PEM, now=timezone.now() - timedelta(days=1))
+    return created
+
+
+def rows(response) -> dict[str, str]:
+    """Each table row's text (tags removed, spaces collapsed), by the key pair name it links to."""
+    found = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", response.content.decode(), re.DOTALL):
+        name = re.search(r'<a href="/keypairs/[0-9a-f-]+/">([^<]*)</a>', row)
+        if name:
+            found[name.group(1)] = " ".join(re.sub(r"<[^>]+>", " ", row).split())
+    return found
+
+
+def test_alice_sees_what_became_of_each_of_her_key_pairs(alice):
+    waiting(alice, "waiting-one")
+    downloaded(alice, "downloaded-one")
+    expired_unclaimed(alice, "expired-one")
+    keypair_request(alice, "failed-one", Status.FAILED)
+    keypair_request(alice, "unknown-one", Status.UNKNOWN)
+    keypair_request(alice, "pending-one", Status.PENDING)
+
+    response = signed_in(alice).get(LIST_URL)
+
+    found = rows(response)
+    assert response.status_code == 200
+    assert "Waiting for download" in found["waiting-one"]
+    assert "Downloaded" in found["downloaded-one"]
+    assert "Expired unclaimed" in found["expired-one"]
+    assert "Failed" in found["failed-one"]
+    assert "Outcome unknown" in found["unknown-one"]
+    assert "Pending" in found["pending-one"]
+    assert "k-waiting-" in found["waiting-one"]
+    assert "SHA256:waiting-one" in found["waiting-one"]
+
+
+def test_the_newest_comes_first(alice):
+    for name in ("oldest", "middle", "newest"):
+        keypair_request(alice, name, Status.FAILED)
+
+    response = signed_in(alice).get(LIST_URL)
+
+    assert response.status_code == 200
+    assert list(rows(response)) == ["newest", "middle", "oldest"]
+
+
+def test_each_row_links_to_its_page(alice):
+    created, _ = waiting(alice, "build-server")
+
+    response = signed_in(alice).get(LIST_URL)
+
+    assert response.status_code == 200
+    assert f'href="/keypairs/{created.public_id}/"' in response.content.decode()
+
+
+def test_bob_sees_none_of_alices_key_pairs(alice, bob):
+    alices, _ = waiting(alice, "alices-server")
+    keypair_request(alice, "alices-failure", Status.FAILED)
+    keypair_request(bob, "bobs-server", Status.FAILED)
+
+    response = signed_in(bob).get(LIST_URL)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert list(rows(response)) == ["bobs-server"]
+    assert "alices" not in page
+    assert str(alices.public_id) not in page
+
+
+def test_someone_with_no_key_pairs_is_invited_to_create_one(alice, bob):
+    waiting(alice, "alices-server")
+
+    response = signed_in(bob).get(LIST_URL)
+
+    assert response.status_code == 200
+    assert "You have not created any key pairs yet." in response.content.decode()
+    assert rows(response) == {}
+
+
+def test_the_home_page_lists_only_her_own_recent_key_pairs(alice, bob):
+    waiting(alice, "alices-server")
+    keypair_request(bob, "bobs-server", Status.FAILED)
+
+    response = signed_in(alice).get(reverse("home"))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "alices-server" in page
+    assert "bobs-server" not in page
