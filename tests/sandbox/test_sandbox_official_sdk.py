@@ -1,0 +1,69 @@
+"""Baidu's official Python SDK (bce-python-sdk) works against the sandbox unchanged.
+
+The SDK is not a dependency of the project: this file is skipped unless it is importable,
+e.g. ``pip install --target /tmp/bce-sdk bce-python-sdk`` then
+``PYTHONPATH=/tmp/bce-sdk pytest tests/sandbox/test_sandbox_official_sdk.py``.
+Pointed at ``http://127.0.0.1:PORT`` with no region prefix, it works on region bj.
+"""
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+bcc_client = pytest.importorskip("baidubce.services.bcc.bcc_client")
+bce_client_configuration = pytest.importorskip("baidubce.bce_client_configuration")
+bce_credentials = pytest.importorskip("baidubce.auth.bce_credentials")
+bce_exception = pytest.importorskip("baidubce.exception")
+
+
+@pytest.fixture
+def sdk(sandbox):
+    config = bce_client_configuration.BceClientConfiguration(
+        credentials=bce_credentials.BceCredentials(sandbox.access_key_id, sandbox.secret_access_key),
+        endpoint=sandbox.url,
+    )
+    return bcc_client.BccClient(config)
+
+
+def test_the_sdk_creates_lists_reads_renames_and_deletes(sandbox, sdk):
+    created = sdk.create_keypair(keypair_name="fromSdk", keypair_desc="made by the SDK")
+    keypair_id = created.keypair.keypair_id
+    assert created.keypair.private_key.startswith("-----BEGIN RSA PRIVATE KEY-----")
+
+    listed = sdk.list_keypairs(max_keys=10)
+    assert [keypair.keypair_id for keypair in listed.keypairs] == [keypair_id]
+
+    sdk.rename_keypair(keypair_id=keypair_id, keypair_name="renamedBySdk")
+    sdk.update_keypair_desc(keypair_id=keypair_id, keypair_desc="")
+    detail = sdk.get_keypair(keypair_id=keypair_id).keypair
+    assert (detail.name, detail.description, detail.region_id) == ("renamedBySdk", "", "bj")
+
+    sdk.attach_keypair(keypair_id=keypair_id, instance_ids=["i-sdk"])
+    with pytest.raises(bce_exception.BceHttpClientError) as in_use:
+        sdk.delete_keypair(keypair_id=keypair_id)
+    assert in_use.value.last_error.code == "Keypair.DeleteKeypairInUse"
+
+    sdk.detach_keypair(keypair_id=keypair_id, instance_ids=["i-sdk"])
+    sdk.delete_keypair(keypair_id=keypair_id)
+    assert sandbox.keypairs() == []
+
+
+def test_the_sdk_imports_a_public_key(sandbox, sdk):
+    public_key = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    imported = sdk.import_keypair(keypair_name="sdkImport", public_key=public_key)
+    assert imported.keypair.public_key == public_key
+    assert [keypair["name"] for keypair in sandbox.keypairs()] == ["sdkImport"]
+
+
+def test_the_sdk_reads_the_sandbox_errors(sdk):
+    with pytest.raises(bce_exception.BceHttpClientError) as missing:
+        sdk.get_keypair(keypair_id="k-missing1")
+    error = missing.value.last_error  # the SDK wraps the service error once it stops retrying
+    assert error.status_code == 404
+    assert error.code == "Keypair.KeypairNotExist"
+    assert error.request_id
