@@ -17,7 +17,14 @@ def test_latency_delays_the_answer_then_answers_normally(sandbox, bcc):
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(500, "InternalError"), (503, "ServiceUnavailable"), (502, "BadGateway"), (429, "TooManyRequests")],
+    [
+        (500, "InternalError"),
+        (503, "ServiceUnavailable"),
+        (502, "BadGateway"),
+        (504, "GatewayTimeout"),
+        (429, "TooManyRequests"),
+        (403, "AccessDenied"),
+    ],
 )
 def test_status_answers_a_bce_error_without_acting(sandbox, bcc, status, code):
     sandbox.inject("status", status=status, operation="create")

@@ -7,6 +7,8 @@ import logging
 import pytest
 from sandbox_http import assert_bce_error
 
+from keypairs.sandbox import operations
+
 
 @pytest.mark.parametrize("body", [b"{not json", b"", '{"name": "k"}'.encode("utf-16"), b"\xff\xfe"])
 def test_a_body_that_is_not_json_is_malformed_json(sandbox, bcc, body):
@@ -151,3 +153,17 @@ def test_every_log_line_names_its_request_id(sandbox, bcc, caplog):
     caplog.set_level(logging.INFO, logger="keypairs.sandbox")
     response = bcc.get("k-missing1")
     assert f"rid={response.headers['x-bce-request-id']}" in caplog.text
+
+
+def test_an_unexpected_failure_answers_internal_error_and_is_logged(sandbox, bcc, monkeypatch, caplog):
+    def broken(call):
+        raise RuntimeError("a bug in the sandbox")
+
+    monkeypatch.setitem(operations._OPERATIONS, "list", broken)
+
+    response = bcc.list()
+
+    assert_bce_error(response, 500, "InternalError")
+    assert "a bug in the sandbox" not in response.text
+    assert "a bug in the sandbox" in caplog.text
+    assert bcc.create("stillWorks").status_code == 200
