@@ -205,6 +205,9 @@ class Sandbox:
             outcome = Outcome.json(request_id, 200, operations.perform(call))
         except SandboxError as error:
             outcome = Outcome.error(request_id, error)
+        except Exception:
+            logger.exception("sandbox %s failed rid=%s", route.operation, request_id)
+            outcome = Outcome.error(request_id, SandboxError("InternalError", INTERNAL_ERROR))
         if fault is not None and fault.kind in faults.AFTER_ACTING:
             if fault.kind == "commit_then_hang":
                 self.stopping.wait(fault.seconds)

@@ -15,7 +15,7 @@ import ssl
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
-from keypairs.sandbox.app import RawRequest
+from keypairs.sandbox.app import Outcome, RawRequest
 from keypairs.sandbox.errors import SandboxError
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return self._serve
         raise AttributeError(name)
 
-    def _write(self, outcome, *, close: bool = False) -> None:
+    def _write(self, outcome: Outcome, *, close: bool = False) -> None:
         if outcome.status is None:  # an injected fault: no answer at all
             self.close_connection = True
             return

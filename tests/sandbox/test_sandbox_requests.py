@@ -166,4 +166,5 @@ def test_an_unexpected_failure_answers_internal_error_and_is_logged(sandbox, bcc
     assert_bce_error(response, 500, "InternalError")
     assert "a bug in the sandbox" not in response.text
     assert "a bug in the sandbox" in caplog.text
+    assert sandbox.request_log[-1] == ("GET", "/bj/v2/keypair", "list", 500)
     assert bcc.create("stillWorks").status_code == 200
