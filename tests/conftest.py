@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from keypairs.sandbox import SandboxServer
@@ -15,15 +17,9 @@ def sandbox(sandbox_server):
     """The session's BCC sandbox, emptied: no key pairs, faults, or logged requests; default quota and clock."""
     sandbox_server.reset()
     sandbox_server.quota = 500
-    sandbox_server.clock = _utc_now
+    sandbox_server.clock = lambda: datetime.now(UTC)
     yield sandbox_server
     sandbox_server.reset()
-
-
-def _utc_now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 @pytest.fixture
