@@ -1,0 +1,68 @@
+"""With DEBUG off the portal has no development defaults: a missing secret stops the start.
+
+Settings are read once per process, so each case starts a fresh interpreter with a chosen
+environment and asks Django to check itself.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "portal.example.com",
+    "AUDIT_HMAC_KEY": "y" * 40,
+    "BCC_ACCESS_KEY_ID": "a" * 32,
+    "BCC_SECRET_ACCESS_KEY": "b" * 32,
+}
+
+
+def run_check(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items() if key not in PRODUCTION and key != "DATABASE_URL"}
+    clean["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args],
+        cwd=ROOT,
+        env={**clean, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_starts_when_every_production_setting_is_given():
+    result = run_check(PRODUCTION)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "AUDIT_HMAC_KEY", "BCC_ACCESS_KEY_ID", "BCC_SECRET_ACCESS_KEY"]
+)
+def test_it_refuses_to_start_without_a_production_secret_and_names_it(missing):
+    result = run_check({key: value for key, value in PRODUCTION.items() if key != missing})
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    environment = {key: value for key, value in PRODUCTION.items() if key != "DEBUG"}
+    result = run_check({key: value for key, value in environment.items() if key != "SECRET_KEY"})
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_the_secret_values_are_not_echoed_in_the_error():
+    result = run_check({key: value for key, value in PRODUCTION.items() if key != "BCC_SECRET_ACCESS_KEY"})
+    assert "a" * 32 not in result.stderr
+    assert PRODUCTION["SECRET_KEY"] not in result.stderr
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = run_check({**PRODUCTION, "SECURE_PROXY_SSL_HEADER": "true"}, "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
