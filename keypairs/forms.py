@@ -1,0 +1,175 @@
+"""The form a developer fills in to create a key pair.
+
+It parses and checks; it never changes what was typed. Django's CharField strips surrounding
+whitespace by default, which would turn " web" into "web" behind the user's back: every text
+field here keeps the input verbatim, and a name with a space is rejected with a message that
+says so. BCC's rules live in ``keypairs.validation``; this form only wires them to fields.
+
+The name and description inputs carry render hints for the browser: ``maxlength``, an HTML
+``pattern`` equivalent to the server's rule, and a ``data-rules`` JSON attribute that
+``static/js/keypair-form.js`` reads to show live hints with the server's own messages. The
+browser advises; the server decides.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django import forms
+from django.conf import settings
+from django.core import validators
+from django.core.exceptions import ValidationError
+from django.forms.boundfield import BoundField
+
+from keypairs import validation
+
+NAME_HELP_TEXT = (
+    f"1 to {validation.NAME_MAX_LENGTH} characters. Start with a letter (a–z or A–Z); then use letters, digits, "
+    "Chinese characters and - _ / . only. No spaces."
+)
+DESCRIPTION_HELP_TEXT = (
+    f"Optional, up to {validation.DESCRIPTION_MAX_LENGTH} characters: letters (a–z, A–Z), digits, "
+    "Chinese characters, spaces and . _ - = , ， : / 。"
+)
+REGION_INVALID = "Choose one of the offered regions."
+# Messages, not secrets (ruff's S105 reads "TOKEN" in the names).
+FORM_TOKEN_MISSING = "This form has lost its one-time token. Reload the page and submit the form again."  # noqa: S105
+FORM_TOKEN_INVALID = "This form's one-time token is malformed. Reload the page and submit the form again."  # noqa: S105
+
+FORM_TOKEN_MAX_LENGTH = 64
+# Printable ASCII without spaces: the token travels in BCC's clientToken (ASCII, at most 64).
+_FORM_TOKEN_SHAPE = re.compile(r"[!-~]+")
+
+# Display names for the region ids BCC documents; an id not listed here is shown as it is.
+REGION_NAMES = {
+    "bj": "Beijing",
+    "gz": "Guangzhou",
+    "su": "Suzhou",
+    "bd": "Baoding",
+    "fwh": "Wuhan",
+    "hkg": "Hong Kong",
+    "cd": "Chengdu",
+    "sin": "Singapore",
+    "fsh": "Shanghai",
+    "yq": "Yangquan",
+    "nj": "Nanjing",
+}
+
+
+def region_choices() -> list[tuple[str, str]]:
+    """The configured regions, read when a form is made so that settings overrides apply."""
+    return [
+        (region, f"{REGION_NAMES[region]} ({region})" if region in REGION_NAMES else region)
+        for region in settings.BCC_REGIONS
+    ]
+
+
+class LiveHintBoundField(BoundField):
+    """A field whose input is also described by the live hint that keypair-form.js fills in.
+
+    Django already points ``aria-describedby`` at the help text and, after a failed submit, at
+    the error list; this adds the hint element, and names it and the counter for the script.
+    """
+
+    @property
+    def hint_id(self) -> str:
+        return f"{self.auto_id}_hint" if self.auto_id else ""
+
+    @property
+    def count_id(self) -> str:
+        return f"{self.auto_id}_count" if self.auto_id else ""
+
+    @property
+    def aria_describedby(self) -> str | None:
+        described_by = super().aria_describedby
+        if described_by is None or not self.hint_id:
+            return described_by
+        return f"{described_by} {self.hint_id}".strip()
+
+    def build_widget_attrs(self, attrs, widget=None):
+        attrs = super().build_widget_attrs(attrs, widget)
+        if self.auto_id:
+            attrs["data-hint-id"] = self.hint_id
+            attrs["data-count-id"] = self.count_id
+        return attrs
+
+
+class VerbatimCharField(forms.CharField):
+    """A CharField that keeps the input exactly as sent: no stripping, no extra NUL message.
+
+    Django adds ProhibitNullCharactersValidator to every CharField; the rule validators name a
+    NUL themselves ("U+0000 NULL"), so Django's second, vaguer message is dropped.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(strip=False, **kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, validators.ProhibitNullCharactersValidator)
+        ]
+
+
+def _rule_input(*, max_length: int, pattern: str, rules: str) -> forms.TextInput:
+    return forms.TextInput(
+        attrs={
+            "maxlength": str(max_length),
+            "pattern": pattern,
+            "autocomplete": "off",
+            "spellcheck": "false",
+            # Phones must not capitalise or "correct" what the user types: it is sent verbatim.
+            "autocapitalize": "none",
+            "autocorrect": "off",
+            "data-rules": json.dumps(validation.browser_rules(rules)),
+        }
+    )
+
+
+def _validate_form_token(value: str) -> None:
+    if not _FORM_TOKEN_SHAPE.fullmatch(value):
+        raise ValidationError(FORM_TOKEN_INVALID, code="invalid")
+
+
+class KeyPairCreateForm(forms.Form):
+    """Name, optional description and region of a new key pair, plus the view's one-time token.
+
+    ``cleaned_data``: ``name`` and ``description`` exactly as typed (``""`` for no description),
+    ``region`` one of ``settings.BCC_REGIONS``, ``form_token`` as issued by the view.
+    """
+
+    name = VerbatimCharField(
+        label="Name",
+        bound_field_class=LiveHintBoundField,
+        help_text=NAME_HELP_TEXT,
+        error_messages={"required": validation.NAME_REQUIRED},
+        validators=[validation.validate_name],
+        widget=_rule_input(max_length=validation.NAME_MAX_LENGTH, pattern=validation.NAME_HTML_PATTERN, rules="name"),
+    )
+    description = VerbatimCharField(
+        label="Description",
+        required=False,
+        bound_field_class=LiveHintBoundField,
+        help_text=DESCRIPTION_HELP_TEXT,
+        validators=[validation.validate_description],
+        widget=_rule_input(
+            max_length=validation.DESCRIPTION_MAX_LENGTH,
+            pattern=validation.DESCRIPTION_HTML_PATTERN,
+            rules="description",
+        ),
+    )
+    region = forms.ChoiceField(
+        label="Region",
+        error_messages={"required": REGION_INVALID, "invalid_choice": REGION_INVALID},
+    )
+    form_token = VerbatimCharField(
+        widget=forms.HiddenInput,
+        max_length=FORM_TOKEN_MAX_LENGTH,
+        error_messages={"required": FORM_TOKEN_MISSING, "max_length": FORM_TOKEN_INVALID},
+        validators=[_validate_form_token],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].choices = region_choices()
+        self.fields["region"].initial = settings.BCC_DEFAULT_REGION
