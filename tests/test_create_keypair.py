@@ -6,6 +6,8 @@ Alice creates key pairs; Bob is another developer, who must learn nothing about 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 import threading
@@ -43,18 +45,20 @@ def bob(db):
     return User.objects.create_user(username="bob", password="password")
 
 
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def alice_client(alice):
-    client = Client()
-    client.force_login(alice)
-    return client
+    return signed_in(alice)
 
 
 @pytest.fixture
 def bob_client(bob):
-    client = Client()
-    client.force_login(bob)
-    return client
+    return signed_in(bob)
 
 
 def form_token_in(response) -> str:
@@ -166,7 +170,10 @@ def test_it_records_both_fingerprints(alice_client, portal_on_sandbox):
     (in_bcc,) = portal_on_sandbox.keypairs()
     assert response.status_code == 302
     assert keypair_request.fingerprint_sha256 == sha256_fingerprint(in_bcc["publicKey"])
-    assert keypair_request.fingerprint_sha256.startswith("SHA256:")
+    # As `ssh-keygen -lf` prints it: SHA-256 of the key blob, unpadded base64.
+    blob = base64.b64decode(in_bcc["publicKey"].split()[1])
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    assert keypair_request.fingerprint_sha256 == f"SHA256:{digest}"
     assert keypair_request.fingerprint_bcc == in_bcc["fingerPrint"]
 
 
@@ -236,10 +243,7 @@ def test_a_slash_in_the_name_becomes_an_underscore_in_the_file_name(alice_client
 
 def test_its_page_offers_no_download_to_a_browser_without_the_cookie(alice, alice_client, portal_on_sandbox):
     created = create(alice_client)
-    other_browser = Client()
-    other_browser.force_login(alice)
-
-    response = other_browser.get(created["Location"])
+    response = signed_in(alice).get(created["Location"])
 
     assert response.status_code == 200
     assert page_says(response, "This private key can be downloaded only in the browser that created the key pair.")
@@ -277,8 +281,8 @@ def test_a_form_submitted_twice_creates_one_key_pair(alice_client, portal_on_san
 
 @pytest.mark.django_db(transaction=True)
 def test_a_double_click_creates_one_key_pair(alice, portal_on_sandbox):
-    form_token = new_form_token(_signed_in(alice))
-    clients = [_signed_in(alice), _signed_in(alice)]
+    form_token = new_form_token(signed_in(alice))
+    clients = [signed_in(alice), signed_in(alice)]
     start = threading.Barrier(len(clients))
     responses = [None] * len(clients)
 
@@ -301,12 +305,6 @@ def test_a_double_click_creates_one_key_pair(alice, portal_on_sandbox):
     assert len(portal_on_sandbox.keypairs()) == 1
     assert sum(DOWNLOAD_COOKIE in response.cookies for response in responses) == 1
     assert keypair_request.status == KeyPairRequest.Status.CREATED
-
-
-def _signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_reloading_the_key_pairs_page_creates_nothing(alice_client, portal_on_sandbox):
