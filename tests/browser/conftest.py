@@ -198,6 +198,21 @@ def browser_context(browser, live_server, browser_log, monkeypatch, request):
 
 
 @pytest.fixture
+def blank_context(browser):
+    """A fresh browser profile with no server behind it, for pages a test writes itself."""
+    _playwright_loop.restore()
+    try:
+        context = browser.new_context()
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+    finally:
+        _playwright_loop.hide()
+
+
+@pytest.fixture
 def page(browser_context):
     """A tab in the test's browser context."""
     return browser_context.new_page()
