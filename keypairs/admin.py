@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils import timezone
 
+from keypairs.audit import SIGNED_FIELDS
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 
 
@@ -47,27 +48,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     ordering = ("-id",)
     # Every column, in chain order; the signed ones are not form fields, so list them.
-    fields = readonly_fields = (
-        "id",
-        "created_at",
-        "actor_username",
-        "actor_subject",
-        "source_ip",
-        "user_agent",
-        "action",
-        "outcome",
-        "is_security_event",
-        "region",
-        "keypair_name",
-        "keypair_id",
-        "bcc_request_id",
-        "bcc_error_code",
-        "latency_ms",
-        "portal_request_id",
-        "detail",
-        "prev_hash",
-        "row_hash",
-    )
+    fields = readonly_fields = (*SIGNED_FIELDS, "prev_hash", "row_hash")
     list_per_page = 100
     # COUNT(*) over millions of rows on every page view is slow; "Show all" is not needed.
     show_full_result_count = False
