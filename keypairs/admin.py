@@ -63,7 +63,7 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     # The one-time form token is the user's, not a reviewer's concern.
-    exclude = ("form_token",)
+    exclude = ("form_token_hash",)
     readonly_fields = ("public_id", "created_at", "download")
 
     @admin.display(description="Private key download")

@@ -112,18 +112,19 @@ class ClaimResult:
 
 
 def delivery_create(
-    *, keypair_request: KeyPairRequest, private_key_pem: str, now: datetime | None = None
+    *, keypair_request: KeyPairRequest, private_key_pem: str, token: str | None = None, now: datetime | None = None
 ) -> tuple[Delivery, str]:
     """Store the private key encrypted for its owner; return the delivery and the download token.
 
-    The token is returned once and stored nowhere: the caller hands it to the owner's
-    browser (an HttpOnly, Secure, SameSite cookie scoped to the download path) and forgets it.
-    May run inside the caller's transaction.
+    The token is stored nowhere: the caller hands it to the owner's browser (an HttpOnly,
+    Secure, SameSite cookie scoped to the download path) and forgets it. ``token`` lets the
+    create flow pass one derived from its form token (``delivery_crypto.download_token_for``);
+    without it a random one is drawn. May run inside the caller's transaction.
     """
     if not private_key_pem:
         raise ValueError("There is no private key to deliver.")
     now = now or timezone.now()
-    token = new_download_token()
+    token = token or new_download_token()
     salt, nonce, ciphertext = encrypt_private_key(
         private_key_pem=private_key_pem,
         token=token,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 
 from cryptography.exceptions import InvalidTag
@@ -40,6 +41,8 @@ SALT_BYTES = 16
 NONCE_BYTES = 12  # the GCM standard nonce size; random is safe as each key encrypts once
 KEY_BYTES = 32  # AES-256
 CONTEXT = b"bcc-portal/delivery/v1"
+DOWNLOAD_TOKEN_CONTEXT = b"bcc-portal/download-token/v1"
+FORM_TOKEN_CONTEXT = b"bcc-portal/form-token/v1|"
 
 
 class DeliveryDecryptionError(Exception):
@@ -53,6 +56,27 @@ class DeliveryDecryptionError(Exception):
 def new_download_token() -> str:
     """32 random bytes, URL-safe base64 without padding (43 characters)."""
     return base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).rstrip(b"=").decode("ascii")
+
+
+def download_token_for(form_token: str) -> str:
+    """The download token of the key pair that a create form makes, derived from the form's
+    one-time token.
+
+    Why derived rather than drawn at random: a create form can reach the server twice (a
+    double click with JavaScript off, a browser retrying a POST). The browser keeps only the
+    last response, and if that is the replay, a random token set by the first response would
+    be lost with the private key still waiting. Derived from the form token that both
+    submissions carry, the replay can set the same cookie again. The form token is 256
+    random bits issued by the portal, and the database holds only hashes of it and of this
+    token, so a copy of the database still reveals neither.
+    """
+    digest = hmac.new(form_token.encode("utf-8"), DOWNLOAD_TOKEN_CONTEXT, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def form_token_hash(form_token: str) -> str:
+    """What the database keeps of a create form's one-time token: enough to spot a resubmission."""
+    return hashlib.sha256(FORM_TOKEN_CONTEXT + form_token.encode("utf-8")).hexdigest()
 
 
 def token_hash(token: str) -> str:

@@ -38,8 +38,9 @@ FORM_TOKEN_MISSING = "This form has lost its one-time token. Reload the page and
 FORM_TOKEN_INVALID = "This form's one-time token is malformed. Reload the page and submit the form again."  # noqa: S105
 
 FORM_TOKEN_MAX_LENGTH = 64
-# Printable ASCII without spaces: the token travels in BCC's clientToken (ASCII, at most 64).
-_FORM_TOKEN_SHAPE = re.compile(r"[!-~]+")
+# The shape of the tokens the view issues (secrets.token_urlsafe(32): 43 URL-safe characters).
+# At least 32: the download token is derived from it, so it must carry real entropy.
+_FORM_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 # Display names for the region ids BCC documents; an id not listed here is shown as it is.
 REGION_NAMES = {

@@ -30,8 +30,9 @@ class KeyPairRequest(models.Model):
 
     public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="keypair_requests")
-    # One-time form token: a resubmitted form finds its request instead of creating another.
-    form_token = models.CharField(max_length=64, unique=True)
+    # Hash of the create form's one-time token: a resubmitted form finds its request instead of
+    # creating another. The token itself is never stored (the download token derives from it).
+    form_token_hash = models.CharField(max_length=64, unique=True)
     client_token = models.CharField(max_length=64)
     region = models.CharField(max_length=16)
     name = models.CharField(max_length=65)

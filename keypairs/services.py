@@ -32,6 +32,7 @@ from keypairs.bcc.errors import BccError, BccOutcomeUnknown
 from keypairs.bcc.factory import get_client
 from keypairs.bcc.fingerprints import sha256_fingerprint
 from keypairs.delivery import delivery_create
+from keypairs.delivery_crypto import download_token_for, form_token_hash
 from keypairs.models import AuditEvent, KeyPairRequest
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,11 @@ class Origin:
 class CreateResult:
     """What ``keypair_create`` did.
 
-    ``download_token`` is set only on the one call that created the key pair: the caller hands
-    it to the owner's browser and forgets it. ``replayed`` means the form had been submitted
-    before, and this is the earlier attempt. ``error`` is set when nothing can be downloaded.
+    ``download_token`` is set when a private key is (or may soon be) waiting for this form's
+    download: the caller hands it to the owner's browser and forgets it. A resubmitted form
+    gets it again (it derives from the form token), so a browser that kept only the second
+    response can still download. ``replayed`` means the form had been submitted before, and
+    this is the earlier attempt. ``error`` is set when nothing can be downloaded.
     """
 
     keypair_request: KeyPairRequest
@@ -80,7 +83,7 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
         with transaction.atomic():
             intent = KeyPairRequest.objects.create(
                 owner=user,
-                form_token=form_token,
+                form_token_hash=form_token_hash(form_token),
                 # Sent to BCC as clientToken: a transport-level replay can never make a second key pair.
                 client_token=secrets.token_hex(32),
                 region=region,
@@ -118,7 +121,11 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
                 bcc_created_at=keypair.created_time,
                 bcc_request_id=keypair.request_id or "",
             )
-            _, token = delivery_create(keypair_request=intent, private_key_pem=keypair.private_key or "")
+            _, token = delivery_create(
+                keypair_request=intent,
+                private_key_pem=keypair.private_key or "",
+                token=download_token_for(form_token),
+            )
     except (DatabaseError, ValueError):
         logger.exception("Could not store the delivery of key pair %s; deleting it in BCC", keypair.keypair_id)
         return _undo_unstored(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
@@ -134,13 +141,17 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
 
 
 def _replayed(*, user, form_token: str) -> CreateResult:
-    earlier = KeyPairRequest.objects.filter(form_token=form_token).first()
+    earlier = KeyPairRequest.objects.filter(form_token_hash=form_token_hash(form_token)).first()
     if earlier is None or earlier.owner_id != user.pk:
         raise FormAlreadyUsed(FORM_ALREADY_USED)
     error = None
     if earlier.error_message:
         error = messages.UserFacingError(earlier.error_message, 200)
-    return CreateResult(earlier, replayed=True, error=error)
+    # Still being created, or created: the first response's cookie may never have reached the
+    # browser, so this response carries the same one.
+    waiting = earlier.status in (Status.PENDING, Status.CREATED)
+    token = download_token_for(form_token) if waiting else None
+    return CreateResult(earlier, download_token=token, replayed=True, error=error)
 
 
 def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -> CreateResult:

@@ -73,22 +73,24 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
         form.add_error(None, str(refused))
         return _render_create(request, form, status=409)
 
-    if result.replayed:
-        return redirect("keypair_detail", public_id=result.keypair_request.public_id)
-    if result.error is not None:
+    if result.error is not None and not result.replayed:
         form.add_error(None, result.error.message)
         return _render_create(request, form, status=result.error.http_status)
 
+    # A replayed form lands on the earlier attempt's page; while its key is (or may soon be)
+    # waiting, the replay sets the download cookie again, in case the first response's never
+    # reached the browser.
     response = redirect("keypair_detail", public_id=result.keypair_request.public_id)
-    response.set_cookie(
-        DOWNLOAD_COOKIE,
-        result.download_token,
-        max_age=settings.KEYPAIR_DOWNLOAD_TTL_SECONDS,
-        path=_download_cookie_path(result.keypair_request.public_id),
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-        samesite="Strict",
-    )
+    if result.download_token:
+        response.set_cookie(
+            DOWNLOAD_COOKIE,
+            result.download_token,
+            max_age=settings.KEYPAIR_DOWNLOAD_TTL_SECONDS,
+            path=_download_cookie_path(result.keypair_request.public_id),
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Strict",
+        )
     return response
 
 

@@ -37,7 +37,7 @@ def keypair_request(db):
     alice = User.objects.create_user(username="alice", password="password")
     return KeyPairRequest.objects.create(
         owner=alice,
-        form_token="form-token-never-shown",
+        form_token_hash="form-token-never-shown",
         client_token=uuid.uuid4().hex,
         region="bj",
         name="build-server",

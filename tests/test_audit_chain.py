@@ -143,7 +143,7 @@ def test_it_refuses_to_run_inside_an_atomic_block(db):
 
 def test_a_failure_row_outlives_the_rolled_back_business_transaction(alice):
     with pytest.raises(RuntimeError), transaction.atomic():
-        KeyPairRequest.objects.create(owner=alice, form_token="f1", client_token="c1", region="bj", name="web")
+        KeyPairRequest.objects.create(owner=alice, form_token_hash="f1", client_token="c1", region="bj", name="web")
         raise RuntimeError("BCC said no")
     _record(action="failed", outcome="failure", actor=alice, detail="BCC said no")
 

@@ -63,7 +63,7 @@ def bob(db):
 def _keypair_request(owner, name: str = "build-server") -> KeyPairRequest:
     return KeyPairRequest.objects.create(
         owner=owner,
-        form_token=uuid.uuid4().hex,
+        form_token_hash=uuid.uuid4().hex,
         client_token=uuid.uuid4().hex,
         region="bj",
         name=name,

@@ -48,7 +48,7 @@ def signed_in(user) -> Client:
 def keypair_request(owner, name: str, status: str = Status.CREATED) -> KeyPairRequest:
     return KeyPairRequest.objects.create(
         owner=owner,
-        form_token=uuid.uuid4().hex,
+        form_token_hash=uuid.uuid4().hex,
         client_token=uuid.uuid4().hex,
         region="bj",
         name=name,

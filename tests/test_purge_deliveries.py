@@ -29,7 +29,7 @@ def alice(db):
 def _delivery(owner, *, created: datetime, name: str = "build-server") -> tuple[Delivery, str]:
     keypair_request = KeyPairRequest.objects.create(
         owner=owner,
-        form_token=uuid.uuid4().hex,
+        form_token_hash=uuid.uuid4().hex,
         client_token=uuid.uuid4().hex,
         region="gz",
         name=name,

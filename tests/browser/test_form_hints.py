@@ -20,7 +20,7 @@ from tests.hostile_inputs import HOSTILE_DESCRIPTIONS, HOSTILE_NAMES
 pytestmark = pytest.mark.browser
 
 SCRIPT = Path(settings.BASE_DIR) / "static" / "js" / "keypair-form.js"
-TOKEN = "0123456789abcdefABCDEF-_"
+TOKEN = "0123456789abcdefABCDEF-_0123456789abcdefABC"
 
 
 def submit(**fields) -> KeyPairCreateForm:
