@@ -11,8 +11,11 @@ os.environ.setdefault("DEBUG", "true")
 
 from portal.settings import *  # noqa: F403
 
-# Tests render templates without running collectstatic first.
+# Tests run from a fresh clone without collectstatic: plain storage, and WhiteNoise serves
+# straight from static/ (its documented development mode) instead of STATIC_ROOT.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
 # Fast hashing: test users are made by the hundred, their passwords protect nothing.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
