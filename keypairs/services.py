@@ -44,6 +44,10 @@ Status = KeyPairRequest.Status
 FORM_ALREADY_USED = "This form was already used. Reload the page to create another key pair."
 # The error code recorded when the portal has no usable BCC settings (no client could be made).
 SETTINGS_INCOMPLETE = "portal_settings_incomplete"
+# The codes recorded when BCC created a key pair whose private key the portal could not store:
+# deleted again in BCC, or left there (an orphan an operator must delete).
+NOT_STORED = "delivery_not_stored"
+ORPHANED = "delivery_not_stored_keypair_orphaned"
 
 
 class FormAlreadyUsed(Exception):
@@ -182,7 +186,9 @@ def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -
         bcc_request_id=error.request_id or "",
         bcc_error_code=code,
         latency_ms=error.latency_ms,
-        detail=str(error),
+        # For an unknown outcome, what happened on the wire (read_timeout, connection_lost, a
+        # gateway's bad_response) tells an operator where to look.
+        detail=f"{error} ({error.reason})" if unknown else str(error),
     )
     return CreateResult(intent, error=facing)
 
@@ -221,15 +227,17 @@ def _undo_unstored(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Or
         message = messages.NOT_STORED_NOT_DELETED.format(keypair_id=keypair_id, reference=origin.portal_request_id)
         detail = "private key could not be stored; deleting the key pair in BCC failed"
         facing = messages.UserFacingError(message, 500, operators_must_act=True)
+        code = ORPHANED
     else:
         detail = "private key could not be stored; key pair deleted in BCC"
         facing = messages.UserFacingError(messages.NOT_STORED, 500)
+        code = NOT_STORED
     try:
         with transaction.atomic():
-            _finish(intent, status=Status.FAILED, keypair_id=keypair_id, error_message=facing.message)
+            _finish(intent, status=Status.FAILED, keypair_id=keypair_id, error_code=code, error_message=facing.message)
     except DatabaseError:
         logger.exception("Could not record the failure of key pair request %s", intent.public_id)
-    audit(action=Action.FAILED, outcome=Outcome.FAILURE, keypair_id=keypair_id, detail=detail)
+    audit(action=Action.FAILED, outcome=Outcome.FAILURE, keypair_id=keypair_id, bcc_error_code=code, detail=detail)
     return CreateResult(intent, error=facing)
 
 

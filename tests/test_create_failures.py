@@ -283,15 +283,17 @@ def test_a_bcc_error_answer_is_a_failure_that_can_be_retried(alice_client, porta
 
 
 @pytest.mark.parametrize(
-    ("fault", "seconds", "left_in_bcc"),
+    ("fault", "seconds", "left_in_bcc", "reason"),
     [
-        pytest.param("not_json", None, 0, id="gateway-error-page"),
-        pytest.param("drop", None, 0, id="dropped-before-acting"),
-        pytest.param("commit_then_drop", None, 1, id="dropped-after-creating"),
-        pytest.param("commit_then_hang", 3, 1, id="hung-after-creating"),
+        pytest.param("not_json", None, 0, "bad_response", id="gateway-error-page"),
+        pytest.param("drop", None, 0, "connection_lost", id="dropped-before-acting"),
+        pytest.param("commit_then_drop", None, 1, "connection_lost", id="dropped-after-creating"),
+        pytest.param("commit_then_hang", 3, 1, "read_timeout", id="hung-after-creating"),
     ],
 )
-def test_no_answer_from_bcc_is_an_unknown_outcome(alice_client, portal_on_sandbox, caplog, fault, seconds, left_in_bcc):
+def test_no_answer_from_bcc_is_an_unknown_outcome(
+    alice_client, portal_on_sandbox, caplog, fault, seconds, left_in_bcc, reason
+):
     portal_on_sandbox.inject(fault, operation="create", seconds=seconds)
 
     response = create(alice_client)
@@ -305,6 +307,8 @@ def test_no_answer_from_bcc_is_an_unknown_outcome(alice_client, portal_on_sandbo
     assert keypair_request.status == Status.UNKNOWN
     assert keypair_request.error_message == messages.OUTCOME_UNKNOWN.format(reference=reference)
     assert (event.action, event.outcome) == ("outcome_unknown", "unknown")
+    # What happened on the wire is on record for the operators.
+    assert event.detail.endswith(f"({reason})")
     assert event.portal_request_id == reference
     assert any(f"portal_request_id={reference}" in line for line in operator_errors(caplog))
     # Reconciling with BCC is a later piece of work: today the key pair is simply left there.
@@ -335,8 +339,9 @@ def test_a_private_key_that_cannot_be_stored_is_deleted_in_bcc(alice_client, por
     assert DOWNLOAD_COOKIE not in response.cookies
     assert keypair_request.status == Status.FAILED
     assert keypair_request.error_message == messages.NOT_STORED
+    assert keypair_request.error_code == services.NOT_STORED
     assert keypair_request.keypair_id
-    assert (event.action, event.outcome) == ("failed", "failure")
+    assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "failure", services.NOT_STORED)
     assert event.keypair_id == keypair_request.keypair_id
     assert [record.operation for record in portal_on_sandbox.request_log] == ["create", "delete"]
     assert portal_on_sandbox.keypairs() == []
@@ -360,5 +365,6 @@ def test_a_key_pair_that_can_be_neither_stored_nor_deleted_is_named(
     assert page_says(response, sentence)
     assert (keypair_request.status, keypair_request.keypair_id) == (Status.FAILED, orphan["keypairId"])
     assert keypair_request.error_message == sentence
+    assert keypair_request.error_code == event.bcc_error_code == services.ORPHANED
     assert (event.action, event.outcome, event.keypair_id) == ("failed", "failure", orphan["keypairId"])
     assert any("orphaned" in line and orphan["keypairId"] in line for line in operator_errors(caplog))
