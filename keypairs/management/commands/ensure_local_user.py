@@ -4,6 +4,7 @@ Development only: with DEBUG off it refuses, so a production database never gets
 account with a password that was printed on a terminal.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -20,7 +21,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("ensure_local_user is for local development only (DEBUG is off).")
-        credentials_file = Path(settings.BASE_DIR) / "var" / "local-sign-in.txt"
+        # LOCAL_SIGN_IN_FILE lets a second portal (another database, a test) keep its own.
+        default_file = Path(settings.BASE_DIR) / "var" / "local-sign-in.txt"
+        credentials_file = Path(os.environ.get("LOCAL_SIGN_IN_FILE") or default_file)
         user_model = get_user_model()
         if not user_model.objects.filter(username=USERNAME).exists() or not credentials_file.exists():
             password = secrets.token_urlsafe(12)
@@ -32,4 +35,4 @@ class Command(BaseCommand):
             credentials_file.write_text(f"{USERNAME}\n{password}\n")
         username, password = credentials_file.read_text().split()[:2]
         self.stdout.write(f"\n  Sign in as '{username}' with password '{password}' (local development account;")
-        self.stdout.write(f"  kept in {credentials_file.relative_to(settings.BASE_DIR)}).")
+        self.stdout.write(f"  kept in {credentials_file}).")
