@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from keypairs.sandbox import SandboxServer
+from tests.people import signed_in
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,29 @@ def portal_on_sandbox(sandbox, settings):
     reset_clients()
     yield sandbox
     reset_clients()
+
+
+@pytest.fixture
+def alice(db):
+    """A developer who creates key pairs."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username="alice", password="password")
+
+
+@pytest.fixture
+def bob(db):
+    """Another developer: must never see or get Alice's key pairs."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username="bob", password="password")
+
+
+@pytest.fixture
+def alice_client(alice):
+    return signed_in(alice)
+
+
+@pytest.fixture
+def bob_client(bob):
+    return signed_in(bob)

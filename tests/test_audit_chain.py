@@ -49,11 +49,6 @@ needs_a_database_threads_can_share = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
-
-
 def _record(**overrides) -> AuditEvent:
     fields = {"action": AuditEvent.Action.REQUESTED, "outcome": AuditEvent.Outcome.SUCCESS, **overrides}
     return audit_record(**fields)

@@ -32,18 +32,6 @@ CREATE_URL = reverse("keypair_create")
 Status = KeyPairRequest.Status
 
 
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
-
-
-@pytest.fixture
-def alice_client(alice):
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
 def form_token_in(response) -> str:
     match = re.search(r'<input type="hidden" name="form_token" value="([^"]*)"', response.content.decode())
     assert match, "the create form has no form_token"

@@ -28,37 +28,12 @@ from keypairs.forms import FORM_TOKEN_MISSING, REGION_INVALID
 from keypairs.models import AuditEvent, KeyPairRequest
 from keypairs.services import FORM_ALREADY_USED
 from keypairs.views import DOWNLOAD_COOKIE
+from tests.people import signed_in
 
 User = get_user_model()
 
 CREATE_URL = reverse("keypair_create")
 ONLY_CHANCE = "This is your only chance to save the private key."
-
-
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
-
-
-@pytest.fixture
-def bob(db):
-    return User.objects.create_user(username="bob", password="password")
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def alice_client(alice):
-    return signed_in(alice)
-
-
-@pytest.fixture
-def bob_client(bob):
-    return signed_in(bob)
 
 
 def form_token_in(response) -> str:

@@ -50,16 +50,6 @@ needs_a_database_threads_can_share = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
-
-
-@pytest.fixture
-def bob(db):
-    return User.objects.create_user(username="bob", password="password")
-
-
 def _keypair_request(owner, name: str = "build-server") -> KeyPairRequest:
     return KeyPairRequest.objects.create(
         owner=owner,

@@ -29,30 +29,6 @@ CREATE_URL = reverse("keypair_create")
 PRIVATE_KEY_MARKER = "PRIVATE KEY"
 
 
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
-
-
-@pytest.fixture
-def bob(db):
-    return User.objects.create_user(username="bob", password="password")
-
-
-@pytest.fixture
-def alice_client(alice):
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def bob_client(bob):
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def create(client: Client, name: str = "build-server") -> KeyPairRequest:
     page = client.get(CREATE_URL).content.decode()
     form_token = re.search(r'name="form_token" value="([^"]*)"', page).group(1)

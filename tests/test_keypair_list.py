@@ -11,14 +11,13 @@ import re
 import uuid
 from datetime import timedelta
 
-import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from keypairs.delivery import ClaimOutcome, delivery_claim, delivery_create
 from keypairs.models import KeyPairRequest
+from tests.people import signed_in
 
 User = get_user_model()
 
@@ -27,22 +26,6 @@ Status = KeyPairRequest.Status
 PEM = (
     "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\n-----END RSA PRIVATE KEY-----\n"
 )
-
-
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
-
-
-@pytest.fixture
-def bob(db):
-    return User.objects.create_user(username="bob", password="password")
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def keypair_request(owner, name: str, status: str = Status.CREATED) -> KeyPairRequest:

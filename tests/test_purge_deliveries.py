@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime, timedelta
 from io import StringIO
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
@@ -19,11 +18,6 @@ from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 User = get_user_model()
 
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgO\n-----END RSA PRIVATE KEY-----\n"
-
-
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
 
 
 def _delivery(owner, *, created: datetime, name: str = "build-server") -> tuple[Delivery, str]:

@@ -83,18 +83,6 @@ class Secrets:
 
 
 @pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
-
-
-@pytest.fixture
-def alice_client(alice):
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def every_log_record(caplog):
     """Every record of every logger at DEBUG, SQL statements and their parameters included."""
     django_logger = logging.getLogger("django")  # it does not propagate to the root logger

@@ -43,18 +43,6 @@ GATED = [
 OPEN = {"health", "login"}
 
 
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(username="alice", password="password")
-
-
-@pytest.fixture
-def alice_client(alice):
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
 def created_with_waiting_key(owner, *, public_id: uuid.UUID | None = None) -> tuple[KeyPairRequest, str]:
     """A created key pair whose private key waits for download, and its download token."""
     keypair_request = KeyPairRequest.objects.create(
