@@ -98,6 +98,9 @@ class Sandbox:
         self.stopping = threading.Event()
         self._log: collections.deque[RequestRecord] = collections.deque(maxlen=REQUEST_LOG_LENGTH)
         self._log_lock = threading.Lock()  # copying a deque while another thread appends fails
+        # Bumped by reset(): a request still hanging from before a reset (an injected hang
+        # outlives the client's timeout) must not land in the log of whoever comes next.
+        self._generation = 0
 
     # --- what tests and the control endpoint use -------------------------------------
 
@@ -107,6 +110,7 @@ class Sandbox:
         self.faults.clear()
         with self._log_lock:
             self._log.clear()
+            self._generation += 1
 
     def inject(
         self,
@@ -138,6 +142,7 @@ class Sandbox:
 
     def handle(self, request: RawRequest) -> Outcome:
         started = time.monotonic()
+        generation = self._generation
         request_id = str(uuid.uuid4())
         raw_path, query = _split_target(request.target)
         path = unquote(raw_path)
@@ -157,7 +162,7 @@ class Sandbox:
             logger.exception("sandbox request failed rid=%s", request_id)
             outcome = Outcome.error(request_id, SandboxError("InternalError", INTERNAL_ERROR))
         finally:
-            self._record(request.method, raw_path, path, operation, outcome, started)
+            self._record(request.method, raw_path, path, operation, outcome, started, generation)
         return outcome
 
     def refuse(self, method: str, target: str, error: SandboxError) -> Outcome:
@@ -165,15 +170,23 @@ class Sandbox:
         started = time.monotonic()
         raw_path, _ = _split_target(target)
         outcome = Outcome.error(str(uuid.uuid4()), error)
-        self._record(method, raw_path, unquote(raw_path), None, outcome, started)
+        self._record(method, raw_path, unquote(raw_path), None, outcome, started, self._generation)
         return outcome
 
     def _record(
-        self, method: str, raw_path: str, path: str, operation: str | None, outcome: Outcome, started: float
+        self,
+        method: str,
+        raw_path: str,
+        path: str,
+        operation: str | None,
+        outcome: Outcome,
+        started: float,
+        generation: int,
     ) -> None:
         status = outcome.status
         with self._log_lock:
-            self._log.append(RequestRecord(method, path, operation, status))
+            if generation == self._generation:
+                self._log.append(RequestRecord(method, path, operation, status))
         logger.info(
             "%s %s %s %s %.1fms rid=%s",
             method,

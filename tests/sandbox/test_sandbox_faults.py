@@ -1,5 +1,6 @@
 """Injected faults, seen from the client's side: what it receives, and what the sandbox did meanwhile."""
 
+import threading
 import time
 
 import pytest
@@ -207,3 +208,14 @@ class TestControlEndpoint:
 
     def test_an_unknown_control_path_is_invalid_uri(self, sandbox):
         assert_bce_error(self.control(sandbox, "GET", "/_sandbox/everything"), 400, "InvalidURI")
+
+
+def test_a_request_hanging_across_a_reset_stays_out_of_the_next_tests_log(sandbox, bcc):
+    sandbox.inject("latency", seconds=1.0)
+    hanging = threading.Thread(target=bcc.list, daemon=True)
+    hanging.start()
+    time.sleep(0.3)  # the request is in the sandbox, waiting
+    sandbox.reset()
+    hanging.join(5)
+
+    assert sandbox.request_log == []
