@@ -190,3 +190,22 @@ if not DEBUG and len(AUDIT_HMAC_KEY) < 32:
 # How long a freshly created private key waits for its single download before it is erased.
 KEYPAIR_DOWNLOAD_TTL_SECONDS = env.int("KEYPAIR_DOWNLOAD_TTL_SECONDS", default=600)
 # --- End of audit log and private key delivery ----------------------------------------
+
+# --- Limits, shared quota and reconciliation (keypairs/limits.py, keypairs/reconcile.py) ---
+# Every user shares the service account's BCC quota per region; the create form shows what is left,
+# counted from BCC's own list and cached this many seconds (in CACHES, so every worker shares it).
+BCC_QUOTA_PER_REGION = env.int("BCC_QUOTA_PER_REGION", default=500)
+BCC_QUOTA_CACHE_SECONDS = env.int("BCC_QUOTA_CACHE_SECONDS", default=60)
+# Key pairs one user may hold per region (0: no cap), and creates one user may start per window
+# (0: no limit). Both are checked before BCC is called; the counters live in CACHES.
+KEYPAIR_MAX_PER_USER_PER_REGION = env.int("KEYPAIR_MAX_PER_USER_PER_REGION", default=20)
+KEYPAIR_CREATE_RATE_LIMIT = env.int("KEYPAIR_CREATE_RATE_LIMIT", default=5)
+KEYPAIR_CREATE_RATE_WINDOW_SECONDS = env.int("KEYPAIR_CREATE_RATE_WINDOW_SECONDS", default=60)
+if min(BCC_QUOTA_PER_REGION, BCC_QUOTA_CACHE_SECONDS, KEYPAIR_MAX_PER_USER_PER_REGION, KEYPAIR_CREATE_RATE_LIMIT) < 0:
+    raise ImproperlyConfigured("BCC_QUOTA_PER_REGION, BCC_QUOTA_CACHE_SECONDS and KEYPAIR_* limits cannot be negative.")
+if KEYPAIR_CREATE_RATE_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("KEYPAIR_CREATE_RATE_WINDOW_SECONDS must be at least 1.")
+# A create still "pending" after this many seconds lost its worker; `manage.py reconcile` settles it.
+# Unset: twice the longest a create can take (every connect attempt, then the read timeout).
+KEYPAIR_RECONCILE_AFTER_SECONDS = env.int("KEYPAIR_RECONCILE_AFTER_SECONDS", default=None)
+# --- End of limits, shared quota and reconciliation ----------------------------------------
