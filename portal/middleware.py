@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from portal.logging import bind_request_id, unbind_request_id
+
 # No inline script anywhere: every script is a file under static/, so an injected
 # <script> in a page would not run.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -33,7 +35,9 @@ class RequestIdMiddleware:
     """Gives each request an id that logs, audit rows and the response header share.
 
     An id sent by the client is not trusted (it could be chosen to collide with another
-    request's in the logs); the portal always makes its own.
+    request's in the logs); the portal always makes its own. While the request is served the
+    id is bound to ``portal.logging.request_id_var``, so every line logged on its behalf (the
+    BCC client's included) carries it without being handed it.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -41,7 +45,12 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = uuid.uuid4().hex
-        response = self.get_response(request)
+        bound = bind_request_id(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            # A gthread worker serves the next request on this same thread.
+            unbind_request_id(bound)
         response["X-Request-ID"] = request.request_id
         return response
 

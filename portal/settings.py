@@ -14,6 +14,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from portal import logging as portal_logging
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -171,12 +173,24 @@ BCC_MAX_ATTEMPTS = env.int("BCC_MAX_ATTEMPTS", default=3)
 BCC_CA_BUNDLE = env.str("BCC_CA_BUNDLE", default="") or True
 
 # --- Logging --------------------------------------------------------------------------
+# JSON lines (one object per line, with the portal's and BCC's request ids) unless DEBUG is
+# on, where people read plain text; LOG_FORMAT=json|plain chooses. See portal/logging.py.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+try:
+    LOG_FORMAT = portal_logging.log_format(env.str("LOG_FORMAT", default=""), debug=DEBUG)
+except ValueError as invalid:
+    raise ImproperlyConfigured(str(invalid)) from None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "portal.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "portal.logging.JsonFormatter"},
+        "plain": {"()": "portal.logging.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }
