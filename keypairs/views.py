@@ -12,18 +12,18 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from keypairs import selectors, services
 from keypairs.delivery import delivery_claim, delivery_report
 from keypairs.forms import KeyPairCreateForm
+from portal import health as health_checks
 
 # The download token lives only in the owner's browser, in this cookie: HttpOnly (no script
 # can read it), SameSite=Strict (no other site can make the browser send it), scoped to the
@@ -40,15 +40,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 @never_cache
-@require_GET
+@require_safe  # GET, and HEAD for load balancers that only look at the status
 def health(request: HttpRequest) -> JsonResponse:
-    """For load balancers: can this instance serve? Says nothing about its configuration."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:
-        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    """For load balancers: 200 when the database and the cache answer, else 503 naming which
+    did not. Says nothing about configuration; the reason goes to the log (portal/health.py)."""
+    checks = {"database": health_checks.database_answers(), "cache": health_checks.cache_answers()}
+    healthy = all(checks.values())
+    body = {"status": "ok" if healthy else "unavailable"}
+    body.update({name: "ok" if answered else "unreachable" for name, answered in checks.items()})
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 @require_http_methods(["GET", "POST"])

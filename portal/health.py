@@ -1,0 +1,49 @@
+"""Can this instance serve requests? The checks behind ``/healthz``.
+
+A load balancer asks every few seconds and takes an instance out of rotation while it
+answers 503. Each check therefore costs a round trip or two, never waits on BCC (one slow
+cloud API must not take every instance out at once; a BCC outage is the user's clear
+message, not a dead portal), and answers only True or False: why a check failed goes to the
+log for operators, never into the response, which anyone may read.
+
+Checked: the database (every page needs it) and Django's cache. The cache is Redis when
+``REDIS_URL`` is set, and the per-user limits and the shared quota count there, so creates
+fail without it; with the per-process memory cache the check always passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.core.cache import cache
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+CACHE_PROBE_SECONDS = 10
+
+
+def database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception as error:  # whatever the driver raises, the answer is "no"
+        logger.warning("Health check: the database did not answer (%s: %s)", type(error).__name__, error)
+        return False
+
+
+def cache_answers() -> bool:
+    """Write a value and read it back: a cache that accepts nothing cannot count limits."""
+    key = f"portal:healthz:{uuid.uuid4().hex}"
+    try:
+        cache.set(key, "ok", timeout=CACHE_PROBE_SECONDS)
+        answered = cache.get(key) == "ok"
+        cache.delete(key)
+    except Exception as error:
+        logger.warning("Health check: the cache did not answer (%s: %s)", type(error).__name__, error)
+        return False
+    if not answered:
+        logger.warning("Health check: the cache did not return the value just written to it")
+    return answered
