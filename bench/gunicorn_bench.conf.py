@@ -1,0 +1,66 @@
+"""gunicorn configuration for the portal benchmark: the repository's own, plus timing hooks.
+
+Everything in ``portal/gunicorn.conf.py`` applies unchanged (gthread workers, threads,
+timeouts, logging). Added here, for the benchmark only:
+
+- ``post_fork`` wraps ``Transport.call`` (the BCC client's one way out) in each worker, so
+  the time a request spends waiting for BCC is summed per request (per thread);
+- ``pre_request``/``post_request`` time each request inside the worker and append one line
+  per request to ``$BENCH_TIMING_DIR/worker-<pid>.tsv``: the response's X-Request-ID, method,
+  path, status, milliseconds in the worker and milliseconds of it spent in BCC calls.
+
+The load generator joins these lines to its own latencies by X-Request-ID, and subtracts
+the BCC time to get the portal's own overhead per request. The wrapper reads a clock twice
+per BCC call: microseconds, next to the milliseconds measured.
+"""
+
+import functools
+import os
+import threading
+import time
+from pathlib import Path
+
+_repository_config = Path(__file__).resolve().parent.parent / "portal" / "gunicorn.conf.py"
+exec(compile(_repository_config.read_text(), str(_repository_config), "exec"))  # noqa: S102 - our own file
+
+_timing = threading.local()
+_timing_files = {}
+
+
+def post_fork(server, worker):
+    from keypairs.bcc import transport
+
+    original_call = transport.Transport.call
+
+    @functools.wraps(original_call)
+    def timed_call(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original_call(self, *args, **kwargs)
+        finally:
+            _timing.bcc_seconds = getattr(_timing, "bcc_seconds", 0.0) + time.perf_counter() - started
+
+    transport.Transport.call = timed_call
+    directory = Path(os.environ["BENCH_TIMING_DIR"])
+    _timing_files[os.getpid()] = (directory / f"worker-{os.getpid()}.tsv").open("a", buffering=1)
+
+
+def pre_request(worker, req):
+    _timing.bcc_seconds = 0.0
+    _timing.started = time.perf_counter()
+
+
+def post_request(worker, req, environ, resp):
+    elapsed_ms = (time.perf_counter() - _timing.started) * 1000
+    request_id = next((value for name, value in resp.headers if name.lower() == "x-request-id"), "-")
+    line = "\t".join(
+        [
+            request_id,
+            req.method,
+            req.path,
+            str(resp.status_code),
+            f"{elapsed_ms:.3f}",
+            f"{_timing.bcc_seconds * 1000:.3f}",
+        ]
+    )
+    _timing_files[os.getpid()].write(line + "\n")
