@@ -1,31 +1,91 @@
 """gunicorn configuration, used by `make run` and in production.
 
-Every value can be overridden from the environment (see README.md, 'Operations').
+Every value can be overridden from the environment (README.md, "Configuration" and
+"Operations"); the defaults suit a small VM or container.
+
+Workers and threads: ``gthread`` workers, so one worker waits on BCC (a create is a round
+trip to the cloud plus a 2048-bit key generation there) while its other threads serve
+pages. Each worker holds its own database connections: workers x threads must stay below
+what the database accepts from all instances together.
+
+Shutdown: SIGTERM (what systemd, ``docker stop`` and Kubernetes send) is gunicorn's
+graceful stop: workers stop accepting connections and finish the requests in flight for up
+to ``graceful_timeout`` seconds (a create waiting on BCC gets its answer and its audit row),
+then exit. Give the orchestrator a grace period above ``GUNICORN_GRACEFUL_TIMEOUT``. A create
+cut short anyway is left ``pending`` for ``manage.py reconcile``.
+
+Memory: a worker is replaced after about ``max_requests`` requests (with jitter, so that the
+workers do not all restart at once), which bounds what any slow leak can take.
+
+Access log: the path without its query string (``%(U)s``), status, size, duration and the
+portal's request id. Never the request line (``%(r)s``), the query string, the referrer, a
+cookie or any request header: a token put in a URL by mistake must not reach the log. With
+``LOG_FORMAT=json`` (the default without DEBUG) gunicorn's own lines are JSON objects too,
+the access fields as keys (portal/logging.py).
+
+No control socket: gunicorn 25+ opens one by default at a path shared by every instance of
+the same user on a host, where a second instance takes it over. It is enabled only when
+``GUNICORN_CONTROL_SOCKET`` names a path of this instance's own.
 """
 
 import os
+from pathlib import Path
+
+import environ
 
 from portal import embedded_sandbox
+from portal import logging as portal_logging
 
+# DEBUG and LOG_FORMAT as settings.py will read them in the workers, .env file included.
+_dotenv = Path(__file__).resolve().parent.parent / ".env"
+if _dotenv.is_file():
+    environ.Env.read_env(_dotenv)
+_debug = environ.Env().bool("DEBUG", default=False)
+_log_format = portal_logging.log_format(os.environ.get("LOG_FORMAT", ""), debug=_debug)
+
+proc_name = "bcc-keypair-portal"
 _port = os.environ.get("PORT", "8000")
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{_port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads let one worker wait on BCC (a create takes a round trip to the cloud) while
-# serving other requests.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# Above BCC's connect + read timeouts, so a slow BCC answer ends in a clear message
-# rather than a killed worker.
+# Above BCC's connect + read timeouts, so a slow BCC answer ends in a clear message rather
+# than a killed worker.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "100"))
+# Workers prove they are alive by touching a file; on a slow disk a late touch gets a healthy
+# worker killed, so the files go to memory where there is a tmpfs for it.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - gunicorn's documented choice
 # Trust X-Forwarded-* only from the load balancer's addresses.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "") or "gunicorn.ctl"
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+
 accesslog = "-"
 # %(U)s is the path without its query string: nothing a query carries reaches the log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+if _log_format == "json":
+    # Replaces gunicorn's handlers (not its choice of streams: access to stdout, the rest to stderr).
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "portal.logging.JsonFormatter"}},
+        "handlers": {
+            "access": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+            "error": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+        },
+        "root": {"level": "INFO", "handlers": ["error"]},
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+        },
+    }
 
 _sandbox = None
 
@@ -40,7 +100,11 @@ def on_starting(server):
 def when_ready(server):
     for host, port in (sock.getsockname()[:2] for sock in server.LISTENERS if hasattr(sock, "getsockname")):
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only displayed
-        print(f"\n  The portal is ready: open http://{shown}:{port}/\n", flush=True)
+        if _log_format == "plain":
+            # For the person who typed `make run`: the line to click, set apart.
+            print(f"\n  The portal is ready: open http://{shown}:{port}/\n", flush=True)
+        else:
+            server.log.info("The portal is ready at http://%s:%s/", shown, port)
 
 
 def on_exit(server):
