@@ -24,6 +24,7 @@ from keypairs import selectors, services
 from keypairs.delivery import delivery_claim, delivery_report
 from keypairs.forms import KeyPairCreateForm
 from portal import health as health_checks
+from portal.auth.decorators import developer_required
 
 # The download token lives only in the owner's browser, in this cookie: HttpOnly (no script
 # can read it), SameSite=Strict (no other site can make the browser send it), scoped to the
@@ -32,6 +33,7 @@ from portal import health as health_checks
 DOWNLOAD_COOKIE = "keypair_download"
 
 
+@developer_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     recent = selectors.keypair_requests_of(user=request.user)[:5]
@@ -51,6 +53,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if healthy else 503)
 
 
+@developer_required
 @require_http_methods(["GET", "POST"])
 def keypair_create(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
@@ -102,6 +105,7 @@ def _render_create(request: HttpRequest, form: KeyPairCreateForm, *, status: int
     return render(request, "keypairs/create.html", {"form": form}, status=status)
 
 
+@developer_required
 @require_GET
 def keypair_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     keypair_request = selectors.keypair_request_of(user=request.user, public_id=public_id)
@@ -116,6 +120,7 @@ def keypair_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return render(request, "keypairs/detail.html", context)
 
 
+@developer_required
 @require_POST
 def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     origin = _origin(request)
@@ -141,6 +146,7 @@ def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     return response
 
 
+@developer_required
 @require_POST
 def keypair_report(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     origin = _origin(request)
@@ -156,6 +162,7 @@ def keypair_report(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return redirect("keypair_detail", public_id=public_id)
 
 
+@developer_required
 @require_GET
 def keypair_list(request: HttpRequest) -> HttpResponse:
     requests = selectors.keypair_requests_of(user=request.user)

@@ -223,3 +223,65 @@ if KEYPAIR_CREATE_RATE_WINDOW_SECONDS < 1:
 # Unset: twice the longest a create can take (every connect attempt, then the read timeout).
 KEYPAIR_RECONCILE_AFTER_SECONDS = env.int("KEYPAIR_RECONCILE_AFTER_SECONDS", default=None)
 # --- End of limits, shared quota and reconciliation ----------------------------------------
+
+# --- Sign-in: modes, SSO and roles (portal/auth/; README.md, "Sign-in (SSO)") ---------
+from portal.auth import modes as sign_in_modes  # noqa: E402 - settings are read top to bottom
+
+INSTALLED_APPS.append("portal.auth")
+# local: Django accounts (development); oidc: OpenID Connect; proxy: identity-aware proxy.
+AUTH_MODE = env.str("AUTH_MODE", default=sign_in_modes.LOCAL).strip().lower()
+# Local accounts with DEBUG off must be asked for by name (see portal/auth/modes.py).
+ALLOW_LOCAL_AUTH_IN_PRODUCTION = env.bool("ALLOW_LOCAL_AUTH_IN_PRODUCTION", default=False)
+
+# Roles from the SSO claims: the claim holding the person's groups, and which of its values
+# grant each role (comma-separated; several groups may grant the same role).
+SSO_ROLES_CLAIM = env.str("SSO_ROLES_CLAIM", default="groups")
+SSO_DEVELOPER_GROUPS = env.list("SSO_DEVELOPER_GROUPS", default=["developers"])
+SSO_AUDITOR_GROUPS = env.list("SSO_AUDITOR_GROUPS", default=["auditors"])
+SSO_ADMIN_GROUPS = env.list("SSO_ADMIN_GROUPS", default=["portal-admins"])
+
+# OpenID Connect (mozilla-django-oidc; portal/auth/oidc.py). Only the issuer, client id and
+# secret are needed: the endpoints come from the issuer's discovery document unless set here.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_IDP_SIGN_KEY = env.str("OIDC_RP_IDP_SIGN_KEY", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_DISCOVERY_CACHE_SECONDS = env.int("OIDC_DISCOVERY_CACHE_SECONDS", default=3600)
+OIDC_LEEWAY_SECONDS = env.int("OIDC_LEEWAY_SECONDS", default=30)
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+# A CA bundle path for a TLS-inspecting proxy; TLS verification is never turned off.
+OIDC_VERIFY_SSL = env.str("OIDC_CA_BUNDLE", default="") or True
+# Forced on in portal/auth/oidc.py as well, whatever is set here.
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+
+# Identity-aware proxy (portal/auth/proxy.py): the header carrying its signed JWT assertion,
+# the key to verify it (a JWKS URL, or a PEM public key or a path to one), and its claims.
+PROXY_JWT_HEADER = env.str("PROXY_JWT_HEADER", default="X-Jwt-Assertion")
+PROXY_JWKS_URL = env.str("PROXY_JWKS_URL", default="")
+PROXY_JWT_PUBLIC_KEY = env.str("PROXY_JWT_PUBLIC_KEY", default="", multiline=True)
+PROXY_JWT_ISSUER = env.str("PROXY_JWT_ISSUER", default="")
+PROXY_JWT_AUDIENCE = env.str("PROXY_JWT_AUDIENCE", default="")
+PROXY_JWT_ALGORITHMS = env.list("PROXY_JWT_ALGORITHMS", default=["RS256", "ES256"])
+PROXY_JWT_LEEWAY_SECONDS = env.int("PROXY_JWT_LEEWAY_SECONDS", default=30)
+PROXY_JWKS_CACHE_SECONDS = env.int("PROXY_JWKS_CACHE_SECONDS", default=300)
+PROXY_JWKS_TIMEOUT = env.float("PROXY_JWKS_TIMEOUT", default=5.0)
+# The proxy's own sign-out (oauth2-proxy: /oauth2/sign_out; Pomerium: /.pomerium/sign_out).
+PROXY_LOGOUT_URL = env.str("PROXY_LOGOUT_URL", default="")
+
+sign_in_modes.check_sign_in_settings(
+    mode=AUTH_MODE,
+    debug=DEBUG,
+    allow_local_in_production=ALLOW_LOCAL_AUTH_IN_PRODUCTION,
+    get=lambda name: globals()[name],
+)
+AUTHENTICATION_BACKENDS = sign_in_modes.backends_for(AUTH_MODE)
+MIDDLEWARE = sign_in_modes.middleware_for(AUTH_MODE, MIDDLEWARE)
+# --- End of sign-in -----------------------------------------------------------------------

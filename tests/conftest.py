@@ -45,7 +45,11 @@ def alice(db):
     """A developer who creates key pairs."""
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.create_user(username="alice", password="password")
+    from portal.auth.roles import Role, assign_roles
+
+    user = get_user_model().objects.create_user(username="alice", password="password")
+    assign_roles(user, {Role.DEVELOPER})
+    return user
 
 
 @pytest.fixture
@@ -53,7 +57,11 @@ def bob(db):
     """Another developer: must never see or get Alice's key pairs."""
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.create_user(username="bob", password="password")
+    from portal.auth.roles import Role, assign_roles
+
+    user = get_user_model().objects.create_user(username="bob", password="password")
+    assign_roles(user, {Role.DEVELOPER})
+    return user
 
 
 @pytest.fixture

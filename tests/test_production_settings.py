@@ -21,6 +21,11 @@ PRODUCTION = {
     "AUDIT_HMAC_KEY": "y" * 40,
     "BCC_ACCESS_KEY_ID": "a" * 32,
     "BCC_SECRET_ACCESS_KEY": "b" * 32,
+    # Production signs in through SSO: local accounts are refused with DEBUG off.
+    "AUTH_MODE": "oidc",
+    "OIDC_ISSUER": "https://login.example.com",
+    "OIDC_RP_CLIENT_ID": "bcc-keypair-portal",
+    "OIDC_RP_CLIENT_SECRET": "c" * 32,
 }
 
 

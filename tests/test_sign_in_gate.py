@@ -40,7 +40,9 @@ GATED = [
     ("keypair_report", "post", f"/keypairs/{KEYPAIR_ID}/report"),
     ("logout", "post", "/accounts/logout/"),
 ]
-OPEN = {"health", "login"}
+# The sign-in pages (portal/auth/): the OIDC ones answer 404 outside AUTH_MODE=oidc, the admin's
+# sends visitors to "login", "no_access" is the refusal page (tests/test_permission_matrix.py).
+OPEN = {"health", "login", "no_access", "admin_sign_in", "oidc_authentication_init", "oidc_authentication_callback"}
 
 
 def created_with_waiting_key(owner, *, public_id: uuid.UUID | None = None) -> tuple[KeyPairRequest, str]:

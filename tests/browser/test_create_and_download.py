@@ -35,7 +35,11 @@ KEYPAIR_PAGE = re.compile(r"/keypairs/[0-9a-f-]{36}/$")
 
 @pytest.fixture
 def alice(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password=PASSWORD)
+    from portal.auth.roles import Role, assign_roles
+
+    user = django_user_model.objects.create_user(username="alice", password=PASSWORD)
+    assign_roles(user, {Role.DEVELOPER})
+    return user
 
 
 def sign_in(page, user) -> None:

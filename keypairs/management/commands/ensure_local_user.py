@@ -1,7 +1,14 @@
-"""Creates the local developer account that `make run` signs in with, once.
+"""Creates the local accounts that `make run` signs in with, once: a developer and an auditor.
 
 Development only: with DEBUG off it refuses, so a production database never gets an
 account with a password that was printed on a terminal.
+
+- ``developer`` holds the developer role: creates key pairs and downloads them.
+- ``auditor`` holds the auditor role: reviews the audit log in the admin, and nothing else.
+
+Roles are granted on every run, so an account made before roles existed gets its role too.
+The passwords are kept, one ``name password`` pair a line, in ``var/local-sign-in.txt``
+(or ``LOCAL_SIGN_IN_FILE``), readable by the owner only.
 """
 
 import os
@@ -12,11 +19,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.auth.roles import Role, assign_roles
+
 USERNAME = "developer"
+AUDITOR_USERNAME = "auditor"
+ACCOUNTS = ((USERNAME, Role.DEVELOPER), (AUDITOR_USERNAME, Role.AUDITOR))
 
 
 class Command(BaseCommand):
-    help = "Create the local 'developer' account for make run (DEBUG only) and print how to sign in."
+    help = "Create the local 'developer' and 'auditor' accounts for make run (DEBUG only) and print how to sign in."
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
@@ -24,15 +35,28 @@ class Command(BaseCommand):
         # LOCAL_SIGN_IN_FILE lets a second portal (another database, a test) keep its own.
         default_file = Path(settings.BASE_DIR) / "var" / "local-sign-in.txt"
         credentials_file = Path(os.environ.get("LOCAL_SIGN_IN_FILE") or default_file)
+        passwords = _read_passwords(credentials_file)
         user_model = get_user_model()
-        if not user_model.objects.filter(username=USERNAME).exists() or not credentials_file.exists():
-            password = secrets.token_urlsafe(12)
-            user, _ = user_model.objects.get_or_create(username=USERNAME)
-            user.set_password(password)
-            user.save()
-            credentials_file.parent.mkdir(exist_ok=True)
-            credentials_file.touch(mode=0o600)
-            credentials_file.write_text(f"{USERNAME}\n{password}\n")
-        username, password = credentials_file.read_text().split()[:2]
-        self.stdout.write(f"\n  Sign in as '{username}' with password '{password}' (local development account;")
+        for username, role in ACCOUNTS:
+            user, created = user_model.objects.get_or_create(username=username)
+            if created or username not in passwords:
+                passwords[username] = secrets.token_urlsafe(12)
+                user.set_password(passwords[username])
+                user.save()
+            assign_roles(user, {role})
+        credentials_file.parent.mkdir(parents=True, exist_ok=True)
+        credentials_file.touch(mode=0o600)
+        credentials_file.write_text("".join(f"{name}\n{password}\n" for name, password in passwords.items()))
+
+        developer, auditor = passwords[USERNAME], passwords[AUDITOR_USERNAME]
+        self.stdout.write(f"\n  Sign in as '{USERNAME}' with password '{developer}' (local development account;")
         self.stdout.write(f"  kept in {credentials_file}).")
+        self.stdout.write(f"  Review the audit log in the admin as auditor '{AUDITOR_USERNAME}', password '{auditor}'.")
+
+
+def _read_passwords(credentials_file: Path) -> dict[str, str]:
+    """The file's ``name``/``password`` pairs (the first line pair is the developer's, as before)."""
+    if not credentials_file.exists():
+        return {}
+    words = credentials_file.read_text().split()
+    return dict(zip(words[0::2], words[1::2], strict=False))

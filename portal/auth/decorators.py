@@ -1,0 +1,25 @@
+"""View guards: the key pair pages are for developers only.
+
+A refused person gets the "no access" page (status 403) saying which role they lack, never
+a redirect to a sign-in page they would pass straight through again. Signed-out visitors
+never reach these guards: LoginRequiredMiddleware sends them to sign in first.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from portal.auth import roles
+from portal.auth.views import NO_DEVELOPER_ROLE, no_access_response
+
+
+def developer_required(view):
+    """Only people holding the developer role (``keypairs.add_keypairrequest``) get through."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.has_perm(roles.CREATE_KEYPAIRS):
+            return no_access_response(request, NO_DEVELOPER_ROLE)
+        return view(request, *args, **kwargs)
+
+    return guarded

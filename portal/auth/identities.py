@@ -1,0 +1,124 @@
+"""From a verified set of SSO claims to a portal account: find, create, update, grant roles.
+
+Used by both SSO modes once they have verified who the provider vouches for. The caller
+guarantees the claims are authentic (signature, issuer, audience, expiry all checked);
+this module decides what they mean for the portal.
+
+- The account is found by (issuer, ``sub``) through ``Identity``, never by email or name.
+- Name and email are refreshed from the claims at every sign-in.
+- The roles claim decides the roles, every time (``roles.assign_roles``).
+- Nobody without a role gets an account: the refusal is noted and ``None`` returned. An
+  existing account whose last role was taken away loses its role groups (and so every
+  permission) before being refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from portal.auth import refusals, roles
+from portal.auth.models import Identity
+
+# Set on the request for the sign-in audit row and the proxy's session: who signed in, with what roles.
+SUBJECT_ATTRIBUTE = "portal_sign_in_subject"
+ISSUER_ATTRIBUTE = "portal_sign_in_issuer"
+ROLES_ATTRIBUTE = "portal_sign_in_roles"
+
+_USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
+USERNAME_MAX_LENGTH = 150
+
+
+def sign_in_user(*, request: HttpRequest | None, issuer: str, claims: Mapping[str, Any]):
+    """The portal account for these verified claims, or None (with the reason noted on ``request``)."""
+    subject = claims.get("sub")
+    label = _display_name(claims)
+    if not isinstance(subject, str) or not subject:
+        refusals.note(request, refusals.NO_SUBJECT, username=label)
+        return None
+    granted = roles.roles_from_claims(claims)
+
+    with transaction.atomic():
+        identity = (
+            Identity.objects.select_for_update().select_related("user").filter(issuer=issuer, subject=subject).first()
+        )
+        if identity is None and not granted:
+            # No account for someone who may not use the portal.
+            user = None
+        elif identity is None:
+            user = get_user_model().objects.create_user(username=_free_username(claims, subject))
+            identity = Identity.objects.create(issuer=issuer, subject=subject, user=user)
+        else:
+            user = identity.user
+        if user is not None:
+            _update_profile(user, claims)
+            roles.assign_roles(user, granted)
+            identity.last_sign_in_at = timezone.now()
+            identity.save(update_fields=["last_sign_in_at"])
+
+    username = user.get_username() if user is not None else label
+    if not granted:
+        refusals.note(request, refusals.NO_ROLE, username=username, subject=subject)
+        return None
+    if not user.is_active:
+        refusals.note(request, refusals.ACCOUNT_DISABLED, username=username, subject=subject)
+        return None
+    if request is not None:
+        setattr(request, SUBJECT_ATTRIBUTE, subject)
+        setattr(request, ISSUER_ATTRIBUTE, issuer)
+        setattr(request, ROLES_ATTRIBUTE, granted)
+    return user
+
+
+def _update_profile(user, claims: Mapping[str, Any]) -> None:
+    email = _text(claims.get("email"), 254)
+    first_name = _text(claims.get("given_name") or claims.get("name"), 150)
+    last_name = _text(claims.get("family_name"), 150) if claims.get("given_name") else ""
+    changed = []
+    for field, value in (("email", email), ("first_name", first_name), ("last_name", last_name)):
+        if getattr(user, field) != value:
+            setattr(user, field, value)
+            changed.append(field)
+    if changed:
+        user.save(update_fields=changed)
+
+
+def _display_name(claims: Mapping[str, Any]) -> str:
+    """Who the claims name, for an audit row about someone without an account."""
+    for name in ("preferred_username", "email", "sub"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value[:USERNAME_MAX_LENGTH]
+    return ""
+
+
+def _free_username(claims: Mapping[str, Any], subject: str) -> str:
+    """A readable, unused user name: the preferred user name, else the email's local part.
+
+    Only ever chosen once, when the account is made; it is a label in pages and audit rows,
+    never how the person is recognised. A clash (a local account, or two people with the
+    same preferred name at different times) gets a number: ``alice-2``.
+    """
+    candidates = [claims.get("preferred_username"), str(claims.get("email") or "").split("@")[0], subject]
+    base = next((_clean(value) for value in candidates if isinstance(value, str) and _clean(value)), "user")
+    user_model = get_user_model()
+    username, number = base, 1
+    while user_model.objects.filter(username=username).exists():
+        number += 1
+        suffix = f"-{number}"
+        username = base[: USERNAME_MAX_LENGTH - len(suffix)] + suffix
+    return username
+
+
+def _clean(value: str) -> str:
+    return _USERNAME_UNSAFE.sub("", value)[: USERNAME_MAX_LENGTH - 8]
+
+
+def _text(value: Any, max_length: int) -> str:
+    return value[:max_length] if isinstance(value, str) else ""

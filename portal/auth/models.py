@@ -1,0 +1,28 @@
+"""How a person the identity provider vouches for is tied to their portal account."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Identity(models.Model):
+    """One (issuer, subject) pair: the provider's stable, never-reassigned name for a person.
+
+    Accounts are found through this row and never through an email address or a user name:
+    an email changes when someone marries or the company renames its domain, and a departed
+    colleague's address may be given to a newcomer, who must not inherit their key pairs.
+    """
+
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = (models.UniqueConstraint(fields=["issuer", "subject"], name="identity_issuer_subject_unique"),)
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

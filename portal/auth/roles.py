@@ -1,0 +1,137 @@
+"""The portal's three roles, the Django groups that carry them, and how SSO claims map to them.
+
+- **developer**: creates key pairs and downloads their own private keys. Never sees the admin.
+- **auditor**: reviews the audit log in the admin (view only) and nothing else.
+- **portal admin**: sees every record the admin shows (audit log, create attempts, users and
+  groups), view only. Changing users would include making someone a superuser, so it stays
+  with the break-glass superuser accounts made by ``createsuperuser``.
+
+Roles are independent: a developer who also audits holds both. Each role is one Django group
+(``GROUP_NAMES``) with exactly the permissions in ``PERMISSIONS``; ``sync_role_groups`` makes
+the database agree after every migrate, so a permission added here reaches every member.
+
+In the SSO modes the identity provider is the source of truth: at every sign-in the claim
+named by ``SSO_ROLES_CLAIM`` (``groups`` by default) decides the person's roles, and role
+groups they no longer hold are taken away (groups that are not roles are left alone). Which
+claim values mean which role is configurable (``SSO_DEVELOPER_GROUPS`` and friends), because
+every company names its groups differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+
+class Role(StrEnum):
+    DEVELOPER = "developer"
+    AUDITOR = "auditor"
+    PORTAL_ADMIN = "portal_admin"
+
+
+GROUP_NAMES = {
+    Role.DEVELOPER: "developers",
+    Role.AUDITOR: "auditors",
+    Role.PORTAL_ADMIN: "portal admins",
+}
+
+# The one permission every key pair page asks for.
+CREATE_KEYPAIRS = "keypairs.add_keypairrequest"
+
+PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
+    Role.DEVELOPER: (CREATE_KEYPAIRS,),
+    Role.AUDITOR: ("keypairs.view_auditevent",),
+    Role.PORTAL_ADMIN: (
+        "keypairs.view_auditevent",
+        "keypairs.view_keypairrequest",
+        "auth.view_user",
+        "auth.view_group",
+    ),
+}
+
+# Roles that work in the admin, and so need Django's is_staff.
+STAFF_ROLES = frozenset({Role.AUDITOR, Role.PORTAL_ADMIN})
+
+# The settings naming the claim values that grant each role.
+CLAIM_SETTINGS = {
+    Role.DEVELOPER: "SSO_DEVELOPER_GROUPS",
+    Role.AUDITOR: "SSO_AUDITOR_GROUPS",
+    Role.PORTAL_ADMIN: "SSO_ADMIN_GROUPS",
+}
+
+
+def sync_role_groups(*, using: str = "default") -> dict[Role, Group]:
+    """Create the role groups if needed and give each exactly its permissions."""
+    groups = {}
+    for role, group_name in GROUP_NAMES.items():
+        group, _ = Group.objects.using(using).get_or_create(name=group_name)
+        wanted = _permissions(PERMISSIONS[role], using=using)
+        if set(group.permissions.all()) != set(wanted):
+            group.permissions.set(wanted)
+        groups[role] = group
+    return groups
+
+
+def _permissions(names: Iterable[str], *, using: str) -> list[Permission]:
+    permissions = []
+    for name in names:
+        app_label, codename = name.split(".")
+        permissions.append(Permission.objects.using(using).get(content_type__app_label=app_label, codename=codename))
+    return permissions
+
+
+def roles_of(user) -> set[Role]:
+    """The roles ``user`` holds through their groups."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    by_group = {name: role for role, name in GROUP_NAMES.items()}
+    return {by_group[name] for name in user.groups.values_list("name", flat=True) if name in by_group}
+
+
+@transaction.atomic
+def assign_roles(user, roles: Iterable[Role]) -> None:
+    """Make ``user`` hold exactly ``roles``; their other groups are untouched.
+
+    ``is_staff`` follows: set for auditors and portal admins, cleared otherwise (superusers
+    keep it: their access comes from ``createsuperuser``, not from a role).
+    """
+    roles = set(roles)
+    groups = sync_role_groups()
+    for role, group in groups.items():
+        if role in roles:
+            user.groups.add(group)
+        else:
+            user.groups.remove(group)
+    is_staff = bool(roles & STAFF_ROLES) or user.is_superuser
+    if user.is_staff != is_staff:
+        user.is_staff = is_staff
+        user.save(update_fields=["is_staff"])
+
+
+def roles_from_claims(claims: Mapping[str, Any]) -> set[Role]:
+    """The roles the provider's claims grant, through ``SSO_ROLES_CLAIM`` and the SSO_*_GROUPS settings.
+
+    The claim may be a list of strings (``["developers", "staff"]``) or one string of values
+    separated by commas or spaces (``"developers staff"``); anything else grants nothing.
+    """
+    held = claim_values(claims.get(settings.SSO_ROLES_CLAIM))
+    return {role for role, setting in CLAIM_SETTINGS.items() if held & set(getattr(settings, setting))}
+
+
+def claim_values(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {part for part in value.replace(",", " ").split() if part}
+    if isinstance(value, list | tuple):
+        return {item for item in value if isinstance(item, str) and item}
+    return set()
+
+
+def describe(roles: Iterable[Role]) -> str:
+    """``"auditor, developer"``, or ``"no role"``: for audit details and pages."""
+    names = sorted(role.value.replace("_", " ") for role in roles)
+    return ", ".join(names) or "no role"

@@ -1,0 +1,137 @@
+"""The sign-in pages every mode shares: sign in, sign out, "no access", and the admin's sign-in.
+
+- ``sign_in`` (``/accounts/login/``): a user name and password form in ``local`` mode; a
+  "Sign in with your company account" button in ``oidc`` mode (a page, not an automatic
+  redirect, so that signing out does not bounce straight back in through the provider's
+  still-open session); in ``proxy`` mode the proxy has already signed the person in.
+- ``admin_sign_in`` (``/admin/login/``): the admin has no password form of its own; people
+  are sent to ``sign_in``, and a signed-in person without admin access gets "no access"
+  (never the admin's own form, which would offer a password sign-in in the SSO modes).
+- ``no_access``: the polite refusal, with the reason, status 403.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal.auth import audit_hooks, modes, roles
+
+NO_ACCESS_SESSION_KEY = "portal_auth_no_access_reason"
+
+NO_DEVELOPER_ROLE = "Creating and downloading key pairs is for developers, and you do not hold the developer role."
+NO_ADMIN_ROLE = "The admin is for auditors and portal admins, and you hold neither role."
+NOT_THROUGH_PROXY = (
+    "This portal is reached through the company's sign-in proxy, and this request did not come through it."
+)
+PROVIDER_UNAVAILABLE = "The company's sign-in service cannot be reached right now. Please try again in a few minutes."
+
+
+def landing_url(user) -> str:
+    """Where a sign-in lands without a ``next``: the key pairs for developers, the admin for reviewers."""
+    if user is not None and not user.has_perm(roles.CREATE_KEYPAIRS) and user.is_staff:
+        return reverse("admin:index")
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def no_access_response(request: HttpRequest, reason: str, *, status: int = 403) -> HttpResponse:
+    context = {
+        "reason": reason,
+        "held_roles": roles.describe(roles.roles_of(request.user)) if request.user.is_authenticated else "",
+        "role_groups": _role_groups_for_people(),
+        "auth_mode": settings.AUTH_MODE,
+    }
+    return render(request, "no_access.html", context, status=status)
+
+
+def provider_unavailable_response(request: HttpRequest) -> HttpResponse:
+    return no_access_response(request, PROVIDER_UNAVAILABLE, status=503)
+
+
+def _role_groups_for_people() -> list[tuple[str, str]]:
+    """Which provider groups grant which role, to tell a refused person whom to ask for what."""
+    if settings.AUTH_MODE == modes.LOCAL:
+        return []
+    return [
+        ("create key pairs", ", ".join(settings.SSO_DEVELOPER_GROUPS)),
+        ("review the audit log", ", ".join(settings.SSO_AUDITOR_GROUPS)),
+        ("administer the portal", ", ".join(settings.SSO_ADMIN_GROUPS)),
+    ]
+
+
+@login_not_required
+@never_cache
+def sign_in(request: HttpRequest) -> HttpResponse:
+    if settings.AUTH_MODE == modes.LOCAL:
+        return PortalLoginView.as_view()(request)
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request) or landing_url(request.user))
+    if settings.AUTH_MODE == modes.PROXY:
+        return no_access_response(request, NOT_THROUGH_PROXY)
+    return render(request, "registration/sign_in_sso.html", {"next": _safe_next(request) or ""})
+
+
+class PortalLoginView(auth_views.LoginView):
+    """Django's password sign-in (local mode), landing reviewers in the admin."""
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit_hooks.record_sign_in(self.request, form.get_user())
+        return response
+
+    def get_default_redirect_url(self) -> str:
+        return landing_url(self.request.user)
+
+
+class PortalLogoutView(auth_views.LogoutView):
+    """Ends the session (POST only). Behind a proxy, then ends the proxy's session too, if configured.
+
+    Without ``PROXY_LOGOUT_URL`` the proxy would sign the person straight back in on the
+    next page, so the README asks for it in proxy mode.
+    """
+
+    def get_default_redirect_url(self) -> str:
+        if settings.AUTH_MODE == modes.PROXY and settings.PROXY_LOGOUT_URL:
+            return settings.PROXY_LOGOUT_URL
+        return super().get_default_redirect_url()
+
+
+@login_not_required
+@never_cache
+@require_GET
+def no_access(request: HttpRequest) -> HttpResponse:
+    """The refusal page a failed SSO callback redirects to; the reason waits in the session."""
+    reason = request.session.pop(NO_ACCESS_SESSION_KEY, None)
+    if reason is None:
+        reason = NO_DEVELOPER_ROLE if request.user.is_authenticated else "You are not signed in to the portal."
+    return no_access_response(request, reason)
+
+
+@login_not_required
+@never_cache
+def admin_sign_in(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect_to_login(_safe_next(request) or reverse("admin:index"), settings.LOGIN_URL)
+    if request.user.is_active and request.user.is_staff:
+        return redirect(_safe_next(request) or reverse("admin:index"))
+    return no_access_response(request, NO_ADMIN_ROLE)
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.GET.get(REDIRECT_FIELD_NAME)
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
