@@ -23,10 +23,32 @@ PORTAL_MISCONFIGURED = (
 )
 BCC_UNAVAILABLE = "BCC could not be reached ({reason}). Nothing was created; please try again in a few minutes."
 BCC_FAILED = "BCC could not create the key pair ({code}). Nothing was created; please try again in a few minutes."
+# A create with no answer is reconciled at once (keypairs.reconcile); these say what was found.
 OUTCOME_UNKNOWN = (
-    "BCC did not answer in time, so it is not known whether the key pair was created. "
-    "Its private key could not be delivered either way. The portal's operators have been told; "
-    "please check My key pairs before trying again, quoting reference {reference}."
+    "BCC did not answer in time, and it could not be asked afterwards whether it created the key pair. "
+    "Its private key could not be delivered either way. The portal checks again within a few minutes and "
+    "deletes the key pair if it exists; please try again later, quoting reference {reference} if you "
+    "contact the portal's operators."
+)
+OUTCOME_NOT_CREATED_YET = (
+    "BCC did not answer in time, and it has not created the key pair so far, so there is nothing to download. "
+    "You can try again now. Should BCC still create it late, the portal deletes it within a few minutes "
+    "(reference {reference})."
+)
+RECONCILED_DELETED = (
+    "BCC did not answer in time. The key pair was created but its private key never reached the portal, "
+    "so it has been deleted. Nothing is left behind; please try again."
+)
+RECONCILED_NOT_CREATED = (
+    "BCC did not answer in time, and it did not create the key pair. Nothing is left behind; please try again."
+)
+WORKER_LOST = (
+    "The portal stopped while BCC was creating this key pair, so its private key could not be delivered. "
+    "The portal checks with BCC and deletes the key pair if it was created; please try again."
+)
+ANSWER_TOO_LATE = (
+    "BCC answered too late: the portal had already given this create up, so the key pair BCC made has been "
+    "deleted. Nothing is left behind; please try again."
 )
 NOT_STORED = (
     "BCC created the key pair, but the portal could not store its private key, so it was deleted again "
@@ -36,6 +58,18 @@ NOT_STORED_NOT_DELETED = (
     "BCC created the key pair {keypair_id}, but the portal could not store its private key and could not "
     "delete it either. The portal's operators have been told; please quote reference {reference}."
 )
+
+# Limits checked before BCC is called (keypairs.limits), and the shared quota on the form.
+PER_USER_CAP_REACHED = (
+    "You have {count} key pairs in {region}, and one person may have at most {limit} there. Nothing was "
+    "created. Ask the portal's operators to delete the ones you no longer need, or choose another region."
+)
+RATE_LIMITED = (
+    "You can start at most {limit} key pair creates per {window}. Nothing was created; please wait {wait} "
+    "and try again."
+)
+QUOTA_LEFT = "{remaining} of {total} key pairs left in {region}"
+QUOTA_LEFT_UNKNOWN = "Unknown how many of {total} key pairs are left in {region}: BCC could not be asked just now"
 
 # Codes that mean the portal's own credentials or signing are wrong: nothing a user can fix.
 MISCONFIGURATION_CODES = frozenset(

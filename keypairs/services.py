@@ -11,6 +11,13 @@ Order matters here, because BCC returns a private key once, ever:
    there and the user is told.
 4. Audit rows are written after each step's transaction, never inside one, so a rollback can
    never erase the record of a failure (see ``keypairs.audit``).
+5. Before any of this, the per-user cap and rate limit (``keypairs.limits``) may refuse the
+   create: nothing is recorded but an audit row, and BCC is not called. A resubmitted form is
+   not a new create, so it is answered before the limits are asked.
+6. A create with no answer is reconciled at once (``keypairs.reconcile``): the key pair it may
+   have made is looked up in BCC and deleted, and the user is told what was found. The answer
+   is stored only while the request is still ``pending``: once reconciliation has taken a
+   request over, a late answer's key pair is deleted instead of delivered.
 
 Delivery claims, reports and purges live in ``keypairs.delivery``.
 """
@@ -26,14 +33,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from keypairs import messages
+from keypairs import limits, messages
 from keypairs.audit import audit_record, ensure_outside_transaction
-from keypairs.bcc.errors import BccError, BccOutcomeUnknown
+from keypairs.bcc.errors import KEYPAIR_NOT_EXIST, BccApiError, BccError, BccOutcomeUnknown
 from keypairs.bcc.factory import get_client
 from keypairs.bcc.fingerprints import sha256_fingerprint
 from keypairs.delivery import delivery_create
 from keypairs.delivery_crypto import download_token_for, form_token_hash
 from keypairs.models import AuditEvent, KeyPairRequest
+from keypairs.reconcile import keypair_reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +56,24 @@ SETTINGS_INCOMPLETE = "portal_settings_incomplete"
 # deleted again in BCC, or left there (an orphan an operator must delete).
 NOT_STORED = "delivery_not_stored"
 ORPHANED = "delivery_not_stored_keypair_orphaned"
+# The code recorded when BCC answered after reconciliation had taken the request over.
+ANSWERED_TOO_LATE = "answered_after_reconciliation"
 
 
 class FormAlreadyUsed(Exception):
     """A form token that belongs to someone else's request: never reveal what it created."""
+
+
+class LimitReached(Exception):
+    """The portal refused a create before calling BCC (``keypairs.limits``): nothing was recorded but the audit row."""
+
+    def __init__(self, refusal: limits.LimitRefusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class _NoLongerPending(Exception):
+    """The request was taken over (reconciled) while BCC was answering it."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +103,18 @@ class CreateResult:
 
 
 def keypair_create(*, user, form_token: str, name: str, description: str, region: str, origin: Origin) -> CreateResult:
-    """Create a key pair in BCC for ``user`` and hold its private key for one download."""
+    """Create a key pair in BCC for ``user`` and hold its private key for one download.
+
+    Raises ``LimitReached`` when the portal's limits refuse the create, ``FormAlreadyUsed``
+    for someone else's form.
+    """
     ensure_outside_transaction()
+    if KeyPairRequest.objects.filter(form_token_hash=form_token_hash(form_token)).exists():
+        return _replayed(user=user, form_token=form_token)
+    refusal = limits.limit_check(user=user, region=region)
+    if refusal is not None:
+        _refused(refusal, user=user, name=name, region=region, origin=origin)
+        raise LimitReached(refusal)
     try:
         with transaction.atomic():
             intent = KeyPairRequest.objects.create(
@@ -95,6 +127,8 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
                 description=description,
             )
     except IntegrityError:
+        # A concurrent submission of the same form won: this one is no new create.
+        limits.rate_limit_release(user=user)
         return _replayed(user=user, form_token=form_token)
 
     audit = _auditor(user=user, origin=origin, intent=intent)
@@ -115,6 +149,8 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
 
     try:
         with transaction.atomic():
+            if not KeyPairRequest.objects.select_for_update().filter(pk=intent.pk, status=Status.PENDING).exists():
+                raise _NoLongerPending
             _finish(
                 intent,
                 status=Status.CREATED,
@@ -130,6 +166,8 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
                 private_key_pem=keypair.private_key or "",
                 token=download_token_for(form_token),
             )
+    except _NoLongerPending:
+        return _answered_too_late(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
     except (DatabaseError, ValueError):
         logger.exception("Could not store the delivery of key pair %s; deleting it in BCC", keypair.keypair_id)
         return _undo_unstored(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
@@ -162,7 +200,8 @@ def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -
     unknown = isinstance(error, BccOutcomeUnknown)
     facing = messages.for_create_error(error, region=intent.region, reference=origin.portal_request_id)
     code = getattr(error, "code", "") or getattr(error, "kind", "")
-    if facing.operators_must_act:
+    # An unknown outcome is reconciled below, which tells the operators itself if it cannot be.
+    if facing.operators_must_act and not unknown:
         # The operators' copy: the code and BCC's request id, never a key, token or body.
         logger.error(
             "BCC create failed and needs an operator: code=%s region=%s bcc_request_id=%s portal_request_id=%s: %s",
@@ -190,7 +229,41 @@ def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -
         # gateway's bad_response) tells an operator where to look.
         detail=f"{error} ({error.reason})" if unknown else str(error),
     )
+    if unknown:
+        return _reconciled(intent, error, origin=origin)
     return CreateResult(intent, error=facing)
+
+
+def _reconciled(intent: KeyPairRequest, error: BccOutcomeUnknown, *, origin: Origin) -> CreateResult:
+    """No answer came: look the key pair up in BCC now, delete it if it exists, and say what was found."""
+    logger.warning(
+        "BCC create outcome unknown (%s): region=%s bcc_request_id=%s portal_request_id=%s; reconciling",
+        error.reason,
+        intent.region,
+        error.request_id or "-",
+        origin.portal_request_id or "-",
+    )
+    reconciliation = keypair_reconcile(keypair_request=intent, origin=origin)
+    settled = reconciliation.keypair_request
+    # The sentence was written on the request by the reconciliation, whatever it found.
+    facing = messages.UserFacingError(settled.error_message, 504, operators_must_act=not reconciliation.settled)
+    return CreateResult(settled, error=facing)
+
+
+def _refused(refusal: limits.LimitRefusal, *, user, name: str, region: str, origin: Origin) -> None:
+    """The audit row of a create the portal's limits refused; no KeyPairRequest is made for it."""
+    audit_record(
+        action=Action.FAILED,
+        outcome=Outcome.DENIED,
+        actor=user,
+        source_ip=origin.source_ip,
+        user_agent=origin.user_agent,
+        portal_request_id=origin.portal_request_id,
+        region=region,
+        keypair_name=name,
+        bcc_error_code=limits.PORTAL_LIMIT,
+        detail=refusal.detail,
+    )
 
 
 def _misconfigured(intent: KeyPairRequest, error: ImproperlyConfigured, *, audit, origin: Origin) -> CreateResult:
@@ -239,6 +312,44 @@ def _undo_unstored(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Or
         logger.exception("Could not record the failure of key pair request %s", intent.public_id)
     audit(action=Action.FAILED, outcome=Outcome.FAILURE, keypair_id=keypair_id, bcc_error_code=code, detail=detail)
     return CreateResult(intent, error=facing)
+
+
+def _answered_too_late(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Origin) -> CreateResult:
+    """BCC answered after reconciliation took the request over (its worker looked lost).
+
+    The reconciliation owns the request now and may already have told the user it failed, so
+    this key pair is never delivered: it is deleted (a reconciliation that found it first makes
+    that a no-op), and the request's status is left to the reconciliation.
+    """
+    try:
+        get_client(intent.region).delete_keypair(keypair_id)
+    except BccError as error:
+        if not (isinstance(error, BccApiError) and error.code == KEYPAIR_NOT_EXIST):
+            logger.error(
+                "Key pair %s in %s is orphaned: BCC answered after reconciliation and deleting it failed (%s). "
+                "Delete it by hand. portal_request_id=%s",
+                keypair_id,
+                intent.region,
+                error,
+                origin.portal_request_id or "-",
+            )
+            message = messages.NOT_STORED_NOT_DELETED.format(keypair_id=keypair_id, reference=origin.portal_request_id)
+            audit(
+                action=Action.FAILED,
+                outcome=Outcome.FAILURE,
+                keypair_id=keypair_id,
+                bcc_error_code=ANSWERED_TOO_LATE,
+                detail="BCC answered after reconciliation; deleting the key pair failed",
+            )
+            return CreateResult(intent, error=messages.UserFacingError(message, 504, operators_must_act=True))
+    audit(
+        action=Action.FAILED,
+        outcome=Outcome.FAILURE,
+        keypair_id=keypair_id,
+        bcc_error_code=ANSWERED_TOO_LATE,
+        detail="BCC answered after reconciliation; key pair deleted in BCC",
+    )
+    return CreateResult(intent, error=messages.UserFacingError(messages.ANSWER_TOO_LATE, 504))
 
 
 def _finish(intent: KeyPairRequest, **values) -> None:

@@ -20,7 +20,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
-from keypairs import selectors, services
+from keypairs import limits, selectors, services
 from keypairs.delivery import delivery_claim, delivery_report
 from keypairs.forms import KeyPairCreateForm
 from portal import health as health_checks
@@ -75,6 +75,12 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
     except services.FormAlreadyUsed as refused:
         form.add_error(None, str(refused))
         return _render_create(request, form, status=409)
+    except services.LimitReached as reached:
+        form.add_error(None, reached.refusal.message)
+        response = _render_create(request, form, status=reached.refusal.http_status)
+        if reached.refusal.retry_after:
+            response["Retry-After"] = str(reached.refusal.retry_after)
+        return response
 
     if result.error is not None and not result.replayed:
         form.add_error(None, result.error.message)
@@ -102,7 +108,10 @@ def _render_create(request: HttpRequest, form: KeyPairCreateForm, *, status: int
         # A fresh one-time token for the next attempt; the user's own input stays as typed.
         form.data = form.data.copy()
         form.data["form_token"] = _new_form_token()
-    return render(request, "keypairs/create.html", {"form": form}, status=status)
+    # What is left of the quota everyone shares, per offered region: the page shows the chosen one's.
+    quotas = limits.region_quotas(settings.BCC_REGIONS)
+    context = {"form": form, "quotas": quotas, "chosen_region": form["region"].value()}
+    return render(request, "keypairs/create.html", context, status=status)
 
 
 @developer_required

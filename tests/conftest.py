@@ -1,3 +1,4 @@
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -5,6 +6,29 @@ import pytest
 from keypairs.sandbox import SandboxServer
 from tests.people import signed_in
 from tests.required_groups import RequiredGroups
+
+
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    """Each test gets a cache of its own (a fresh key prefix; a fresh local-memory store).
+
+    The rate-limit counters and quota counts of keypairs/limits.py live in the cache: without
+    this, one test's creates would count against the next test's Alice, and on Redis against
+    another xdist worker's, since both share one Redis database.
+    """
+    namespace = f"test-{uuid.uuid4().hex}"
+    caches = {}
+    for alias, config in settings.CACHES.items():
+        config = {**config, "KEY_PREFIX": namespace}
+        if config["BACKEND"].endswith("LocMemCache"):
+            config["LOCATION"] = namespace
+        caches[alias] = config
+    settings.CACHES = caches
+    yield
+    from django.core.cache import caches as connections
+
+    if connections["default"].__class__.__name__ == "LocMemCache":
+        connections["default"].clear()  # its store would otherwise stay in memory for the whole run
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
-"""When BCC says no, or says nothing: what Alice reads, what the portal records, what is left in BCC.
+"""When a create fails: what Alice reads, what the portal records, what is left in BCC.
 
-Each failure is produced for real, by the BCC sandbox (quota, credentials, injected faults) or
-by pointing the portal at a port where nothing listens. The one exception is a database that
-cannot store the private key, which is simulated: nothing else can make that write fail on
-cue. Every test asserts the exact sentence from ``keypairs.messages``, the HTTP status, the
+Every fault of BCC and the network (unreachable, timeouts, error answers, no answer, bad
+credentials, a full region) has its own test in test_fault_matrix.py. This file holds the rest:
+input BCC rejects, a portal clock BCC refuses, missing credentials, resubmitting a failed form,
+and a private key the database cannot store. Failures are produced for real by the BCC sandbox,
+except the database that cannot store the private key, which is simulated: nothing else can
+make that write fail on cue. Every test asserts the exact sentence from ``keypairs.messages``, the HTTP status, the
 KeyPairRequest row, the audit row, and the key pairs that exist in BCC afterwards.
 """
 
@@ -11,10 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from django.test import Client
@@ -25,6 +25,7 @@ from keypairs import messages, services
 from keypairs.bcc import errors
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 from keypairs.views import DOWNLOAD_COOKIE
+from tests.create_flow import sent_to_bcc
 
 User = get_user_model()
 
@@ -62,12 +63,6 @@ def the_outcome_event() -> AuditEvent:
 
 def operator_errors(caplog) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- BCC refuses the input (only reachable through the service) -----------------------------
@@ -122,25 +117,6 @@ def test_a_description_bcc_rejects_is_explained_with_bccs_reason(alice, portal_o
 # --- BCC refuses the request ----------------------------------------------------------------
 
 
-def test_a_full_region_says_so_and_suggests_another(alice_client, portal_on_sandbox):
-    portal_on_sandbox.quota = 0
-
-    response = create(alice_client, region="gz")
-
-    keypair_request = the_request()
-    event = the_outcome_event()
-    assert response.status_code == 409
-    assert page_says(response, messages.QUOTA_EXCEEDED.format(region="gz"))
-    assert DOWNLOAD_COOKIE not in response.cookies
-    assert (keypair_request.status, keypair_request.error_code) == (Status.FAILED, errors.KEYPAIR_QUOTA_EXCEEDED)
-    assert keypair_request.error_message == messages.QUOTA_EXCEEDED.format(region="gz")
-    assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "failure", errors.KEYPAIR_QUOTA_EXCEEDED)
-    assert (event.region, event.keypair_name) == ("gz", "build-server")
-    assert event.latency_ms is not None
-    assert portal_on_sandbox.keypairs(region="gz") == []
-    assert not Delivery.objects.exists()
-
-
 def test_the_form_shown_after_a_failure_can_be_submitted_again(alice_client, portal_on_sandbox):
     portal_on_sandbox.quota = 0
     refused = create(alice_client)
@@ -169,35 +145,6 @@ def test_submitting_a_failed_form_again_shows_the_failure_instead_of_retrying(al
     assert replay["Location"] == f"/keypairs/{keypair_request.public_id}/"
     assert page.status_code == 200
     assert page_says(page, messages.QUOTA_EXCEEDED.format(region="bj"))
-    assert portal_on_sandbox.keypairs() == []
-
-
-@pytest.mark.parametrize(
-    ("setting", "value", "code"),
-    [
-        ("BCC_ACCESS_KEY_ID", "wrong", errors.INVALID_ACCESS_KEY_ID),
-        ("BCC_SECRET_ACCESS_KEY", "not-the-secret-key", errors.SIGNATURE_DOES_NOT_MATCH),
-    ],
-)
-def test_wrong_credentials_are_the_operators_problem(
-    alice_client, portal_on_sandbox, settings, caplog, setting, value, code
-):
-    setattr(settings, setting, value)
-
-    response = create(alice_client)
-
-    reference = response["X-Request-ID"]
-    keypair_request = the_request()
-    event = the_outcome_event()
-    assert response.status_code == 502
-    assert page_says(response, messages.PORTAL_MISCONFIGURED.format(reference=reference))
-    assert (keypair_request.status, keypair_request.error_code) == (Status.FAILED, code)
-    assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "failure", code)
-    assert event.portal_request_id == reference
-    (logged,) = [line for line in operator_errors(caplog) if "needs an operator" in line]
-    assert f"code={code}" in logged
-    assert f"portal_request_id={reference}" in logged
-    assert value not in logged
     assert portal_on_sandbox.keypairs() == []
 
 
@@ -233,77 +180,6 @@ def test_missing_credentials_are_the_operators_problem_too(alice_client, portal_
     assert portal_on_sandbox.request_log == []
 
 
-# --- BCC cannot be reached, or answers with an error --------------------------------------------
-
-
-def test_bcc_down_is_unavailable_and_nothing_was_created(alice_client, portal_on_sandbox, settings):
-    settings.BCC_ENDPOINT = f"http://127.0.0.1:{closed_port()}/{{region}}"
-
-    response = create(alice_client)
-
-    keypair_request = the_request()
-    event = the_outcome_event()
-    assert response.status_code == 503
-    assert page_says(response, messages.BCC_UNAVAILABLE.format(reason="could not connect to BCC"))
-    assert (keypair_request.status, keypair_request.error_code) == (Status.FAILED, "connect_error")
-    assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "failure", "connect_error")
-
-
-@pytest.mark.parametrize(("status", "code"), [(500, "InternalError"), (503, "ServiceUnavailable")])
-def test_a_bcc_error_answer_is_a_failure_that_can_be_retried(alice_client, portal_on_sandbox, status, code):
-    portal_on_sandbox.inject("status", status=status, operation="create")
-
-    response = create(alice_client)
-
-    keypair_request = the_request()
-    event = the_outcome_event()
-    assert response.status_code == 502
-    assert page_says(response, messages.BCC_FAILED.format(code=code))
-    assert (keypair_request.status, keypair_request.error_code) == (Status.FAILED, code)
-    assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "failure", code)
-    assert event.bcc_request_id == keypair_request.bcc_request_id != ""
-    # A create is never repeated once it may have reached BCC.
-    assert [record.operation for record in portal_on_sandbox.request_log] == ["create"]
-    assert portal_on_sandbox.keypairs() == []
-
-
-# --- No answer: the key pair may exist, its private key is lost -----------------------------------
-
-
-@pytest.mark.parametrize(
-    ("fault", "seconds", "left_in_bcc", "reason"),
-    [
-        pytest.param("not_json", None, 0, "bad_response", id="gateway-error-page"),
-        pytest.param("drop", None, 0, "connection_lost", id="dropped-before-acting"),
-        pytest.param("commit_then_drop", None, 1, "connection_lost", id="dropped-after-creating"),
-        pytest.param("commit_then_hang", 3, 1, "read_timeout", id="hung-after-creating"),
-    ],
-)
-def test_no_answer_from_bcc_is_an_unknown_outcome(
-    alice_client, portal_on_sandbox, caplog, fault, seconds, left_in_bcc, reason
-):
-    portal_on_sandbox.inject(fault, operation="create", seconds=seconds)
-
-    response = create(alice_client)
-
-    reference = response["X-Request-ID"]
-    keypair_request = the_request()
-    event = the_outcome_event()
-    assert response.status_code == 504
-    assert page_says(response, messages.OUTCOME_UNKNOWN.format(reference=reference))
-    assert DOWNLOAD_COOKIE not in response.cookies
-    assert keypair_request.status == Status.UNKNOWN
-    assert keypair_request.error_message == messages.OUTCOME_UNKNOWN.format(reference=reference)
-    assert (event.action, event.outcome) == ("outcome_unknown", "unknown")
-    # What happened on the wire is on record for the operators.
-    assert event.detail.endswith(f"({reason})")
-    assert event.portal_request_id == reference
-    assert any(f"portal_request_id={reference}" in line for line in operator_errors(caplog))
-    # Reconciling with BCC is a later piece of work: today the key pair is simply left there.
-    assert len(portal_on_sandbox.keypairs()) == left_in_bcc
-    assert not Delivery.objects.exists()
-
-
 # --- BCC created it, the portal could not store its private key ---------------------------------
 
 
@@ -331,7 +207,7 @@ def test_a_private_key_that_cannot_be_stored_is_deleted_in_bcc(alice_client, por
     assert keypair_request.keypair_id
     assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "failure", services.NOT_STORED)
     assert event.keypair_id == keypair_request.keypair_id
-    assert [record.operation for record in portal_on_sandbox.request_log] == ["create", "delete"]
+    assert sent_to_bcc(portal_on_sandbox) == ["create", "delete"]
     assert portal_on_sandbox.keypairs() == []
     assert not Delivery.objects.exists()
 

@@ -69,6 +69,11 @@ def page_says(response, sentence: str) -> bool:
     return escape(sentence) in response.content.decode()
 
 
+def sent_to_bcc(sandbox) -> list[str]:
+    """The operations the portal sent BCC, leaving out the lists that count the shared quota for the form."""
+    return [record.operation for record in sandbox.request_log if record.operation != "list"]
+
+
 # --- The form ---------------------------------------------------------------------------
 
 
@@ -314,7 +319,7 @@ def test_reloading_the_key_pairs_page_creates_nothing(alice_client, portal_on_sa
 
     assert len(portal_on_sandbox.keypairs()) == 1
     assert KeyPairRequest.objects.count() == 1
-    assert [record.operation for record in portal_on_sandbox.request_log] == ["create"]
+    assert sent_to_bcc(portal_on_sandbox) == ["create"]
 
 
 def test_bob_cannot_use_a_form_alice_already_used(alice_client, bob_client, portal_on_sandbox):
@@ -365,7 +370,7 @@ def test_it_refuses_invalid_input_before_calling_bcc(alice_client, portal_on_san
     assert response.status_code == 400
     for message in messages:
         assert page_says(response, message)
-    assert portal_on_sandbox.request_log == []
+    assert sent_to_bcc(portal_on_sandbox) == []
     assert KeyPairRequest.objects.count() == 0
     assert AuditEvent.objects.count() == 0
 
@@ -381,7 +386,7 @@ def test_it_keeps_what_the_user_typed_verbatim(alice_client, portal_on_sandbox):
     assert 'name="description" value="  two  spaces "' in page
     # A fresh token for the next attempt: this one was never used.
     assert form_token_in(response) != form_token
-    assert portal_on_sandbox.request_log == []
+    assert sent_to_bcc(portal_on_sandbox) == []
 
 
 def test_a_corrected_form_creates_the_key_pair(alice_client, portal_on_sandbox):

@@ -1,0 +1,267 @@
+"""Limits on creating key pairs, checked before BCC is called, and the shared quota the form shows.
+
+The shared quota
+----------------
+The portal signs every BCC call with one service account, so all its users share BCC's quota
+of ``BCC_QUOTA_PER_REGION`` (500) key pairs per region. What is left is counted from BCC's own
+list, because only BCC knows about key pairs deleted or imported in its console, less the
+creates the portal recorded since that list was fetched. The list (its key pair ids) is kept
+in Django's cache for ``BCC_QUOTA_CACHE_SECONDS``, so every worker and machine shares one copy
+and the form costs at most one list call per region per period. A list that fails is cached
+for as long ("unknown"): a BCC outage must not make every form wait for the client's
+timeouts, and the form says "unknown" instead of failing.
+
+What counts toward the cap per user per region
+----------------------------------------------
+``KEYPAIR_MAX_PER_USER_PER_REGION`` counts the key pairs a user may hold in BCC in a region:
+
+- ``created`` requests whose key pair is still in BCC's list (or was created after the list
+  was fetched): the portal cannot delete key pairs, so a cap on every create ever made would
+  lock people out for good; deleting one in the console frees its place.
+- ``pending`` requests (in flight) and ``unknown`` ones (may exist until reconciled).
+
+Not ``failed`` or ``reconciled`` ones: nothing of them is left in BCC. BCC is asked only when
+the portal's own count (an upper bound) reaches the cap; when BCC cannot be asked, every
+``created`` request counts, erring on the side of refusing. Concurrent creates of one user can
+pass the check together and overshoot the cap by a few; the rate limit bounds how many.
+
+The rate limit
+--------------
+At most ``KEYPAIR_CREATE_RATE_LIMIT`` creates per user per ``KEYPAIR_CREATE_RATE_WINDOW_SECONDS``,
+counted in fixed windows: ``cache.add`` creates the window's counter and ``cache.incr`` counts,
+both atomic on Redis and on the local-memory cache, so concurrent workers never lose a count.
+A fixed window lets up to twice the limit through across a window boundary; that is enough to
+stop a runaway script or a stuck button from spending the shared quota, and simpler than a
+sliding log. Refused attempts count too, so hammering does not help.
+
+When the cache itself fails (Redis down), the quota shows "unknown" and the rate limit lets
+creates through, with an error in the log: BCC's own quota still holds, and a cache outage must
+not stop every create.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+from keypairs import messages
+from keypairs.bcc.errors import BccError
+from keypairs.bcc.factory import get_client
+from keypairs.models import KeyPairRequest
+from keypairs.templatetags.regions import region_label
+
+logger = logging.getLogger(__name__)
+
+Status = KeyPairRequest.Status
+
+# The error code audit rows carry for a create the portal refused before calling BCC.
+PORTAL_LIMIT = "portal_limit"
+CAP_REACHED = "per_user_cap"
+RATE_LIMITED = "rate_limit"
+
+_LISTING_KEY = "keypairs:bcc-listing:{region}"
+_RATE_KEY = "keypairs:create-rate:{user_id}:{window}"
+# What a user may hold until reconciled or known to be gone: see the module docstring.
+_HELD = (Status.CREATED, Status.PENDING, Status.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class RegionQuota:
+    """How many of the region's shared key pairs are left; ``remaining`` is None when unknown."""
+
+    region: str
+    total: int
+    remaining: int | None
+
+    @property
+    def sentence(self) -> str:
+        region = region_label(self.region)
+        if self.remaining is None:
+            return messages.QUOTA_LEFT_UNKNOWN.format(total=self.total, region=region)
+        return messages.QUOTA_LEFT.format(remaining=self.remaining, total=self.total, region=region)
+
+
+@dataclass(frozen=True)
+class LimitRefusal:
+    """Why a create was refused before BCC was called: the sentence, the HTTP status, the audit detail."""
+
+    kind: str
+    message: str
+    http_status: int
+    detail: str
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The ids of the key pairs BCC listed in a region, and when; ``ids`` is None when the list failed."""
+
+    ids: frozenset[str] | None
+    fetched_at: datetime
+
+
+# --- The shared quota --------------------------------------------------------------------
+
+
+def region_quotas(regions: Sequence[str]) -> list[RegionQuota]:
+    """The quota left in each region, in order. BCC is asked, in parallel, only for regions not cached."""
+    listings = _listings(list(regions))
+    return [_quota(region, listings[region]) for region in regions]
+
+
+def region_quota(region: str) -> RegionQuota:
+    return region_quotas([region])[0]
+
+
+def _quota(region: str, listing: _Listing) -> RegionQuota:
+    total = settings.BCC_QUOTA_PER_REGION
+    if listing.ids is None:
+        return RegionQuota(region=region, total=total, remaining=None)
+    created_since = (
+        KeyPairRequest.objects.filter(region=region, status=Status.CREATED, completed_at__gt=listing.fetched_at)
+        .exclude(keypair_id__in=listing.ids)
+        .count()
+    )
+    return RegionQuota(region=region, total=total, remaining=max(total - len(listing.ids) - created_since, 0))
+
+
+def _listings(regions: list[str]) -> dict[str, _Listing]:
+    found: dict[str, _Listing] = {}
+    for region in regions:
+        cached = _cache_call(cache.get, _LISTING_KEY.format(region=region))
+        if cached is not None:
+            ids = None if cached["ids"] is None else frozenset(cached["ids"])
+            found[region] = _Listing(ids=ids, fetched_at=cached["fetched_at"])
+    missing = [region for region in regions if region not in found]
+    if missing:
+        # Only BCC is called in the threads: cache connections are per thread and would be left open.
+        with ThreadPoolExecutor(max_workers=len(missing), thread_name_prefix="bcc-quota") as pool:
+            fetched = dict(zip(missing, pool.map(_fetch_listing, missing), strict=True))
+        for region, listing in fetched.items():
+            value = {"ids": None if listing.ids is None else sorted(listing.ids), "fetched_at": listing.fetched_at}
+            _cache_call(cache.set, _LISTING_KEY.format(region=region), value, settings.BCC_QUOTA_CACHE_SECONDS)
+        found.update(fetched)
+    return found
+
+
+def _fetch_listing(region: str) -> _Listing:
+    fetched_at = datetime.now(UTC)
+    try:
+        ids = frozenset(keypair.keypair_id for keypair in get_client(region).iter_keypairs())
+    except (BccError, ImproperlyConfigured) as error:
+        # The client has logged the call; this says what the portal made of it.
+        logger.warning("Could not count the key pairs in %s for the shared quota: %s", region, error)
+        return _Listing(ids=None, fetched_at=fetched_at)
+    return _Listing(ids=ids, fetched_at=fetched_at)
+
+
+# --- The checks before a create ------------------------------------------------------------
+
+
+def limit_check(*, user, region: str) -> LimitRefusal | None:
+    """Refuse a new create of ``user`` in ``region`` when over the cap or the rate; None to go ahead.
+
+    A create that goes ahead is counted against the rate limit; ``rate_limit_release`` takes
+    the count back for one that turned out not to be a new create (a replayed form).
+    """
+    return _cap_refusal(user=user, region=region) or _rate_refusal(user=user)
+
+
+def rate_limit_release(*, user) -> None:
+    limit, window = settings.KEYPAIR_CREATE_RATE_LIMIT, settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS
+    if limit:
+        key = _RATE_KEY.format(user_id=user.pk, window=int(time.time()) // window)
+        _cache_call(_decrement, key)
+
+
+def _cap_refusal(*, user, region: str) -> LimitRefusal | None:
+    cap = settings.KEYPAIR_MAX_PER_USER_PER_REGION
+    if not cap:
+        return None
+    held = held_in_region(user=user, region=region, at_least=cap)
+    if held < cap:
+        return None
+    message = messages.PER_USER_CAP_REACHED.format(count=held, limit=cap, region=region_label(region))
+    detail = f"portal limit: {held} key pairs held in {region}, at most {cap} per user"
+    return LimitRefusal(kind=CAP_REACHED, message=message, http_status=409, detail=detail)
+
+
+def held_in_region(*, user, region: str, at_least: int | None = None) -> int:
+    """How many key pairs ``user`` may hold in BCC in ``region`` (see the module docstring).
+
+    With ``at_least``, BCC is asked only when the portal's own count reaches it.
+    """
+    held = KeyPairRequest.objects.filter(owner=user, region=region, status__in=_HELD)
+    upper_bound = held.count()
+    if at_least is not None and upper_bound < at_least:
+        return upper_bound
+    listing = _listings([region])[region]
+    if listing.ids is None:
+        return upper_bound
+    gone = (
+        held.filter(status=Status.CREATED, completed_at__lte=listing.fetched_at)
+        .exclude(keypair_id__in=listing.ids)
+        .count()
+    )
+    return upper_bound - gone
+
+
+def _rate_refusal(*, user) -> LimitRefusal | None:
+    limit, window = settings.KEYPAIR_CREATE_RATE_LIMIT, settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS
+    if not limit:
+        return None
+    now = time.time()
+    index = int(now) // window
+    count = _cache_call(_increment, _RATE_KEY.format(user_id=user.pk, window=index), window)
+    if count is None or count <= limit:
+        return None
+    wait = max((index + 1) * window - int(now), 1)
+    message = messages.RATE_LIMITED.format(limit=limit, window=_duration(window, unit=True), wait=_duration(wait))
+    detail = f"portal limit: more than {limit} creates in {window} s"
+    return LimitRefusal(kind=RATE_LIMITED, message=message, http_status=429, detail=detail, retry_after=wait)
+
+
+def _increment(key: str, window: int) -> int:
+    # add() is a no-op when the window's counter exists; incr() is atomic. The counter outlives
+    # its window by a little, so it cannot expire between the two calls of a slow request.
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr after all: this is the window's first create
+        cache.add(key, 1, timeout=window + 5)
+        return 1
+
+
+def _decrement(key: str) -> None:
+    with contextlib.suppress(ValueError):  # the window is over: nothing to take back
+        cache.decr(key)
+
+
+def _duration(seconds: int, *, unit: bool = False) -> str:
+    """'minute' / '2 minutes' / '45 seconds'; with ``unit``, a single minute or hour is named alone."""
+    for size, name in ((3600, "hour"), (60, "minute")):
+        if seconds % size == 0:
+            count = seconds // size
+            if count == 1:
+                return name if unit else f"1 {name}"
+            return f"{count} {name}s"
+    return "1 second" if seconds == 1 else f"{seconds} seconds"
+
+
+def _cache_call(operation: Callable[..., Any], *args: Any) -> Any:
+    """Run one cache operation; None when the cache itself fails (logged), so no page fails with it."""
+    try:
+        return operation(*args)
+    except Exception:
+        logger.exception("The cache failed (%s); limits and the quota count go on without it", operation.__name__)
+        return None
