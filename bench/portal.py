@@ -28,11 +28,11 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +42,7 @@ from pathlib import Path
 import requests
 
 from bench import django_env
-from bench.common import REPO, Summary, heading, latency_percentiles, line, verdict, write_results
+from bench.common import REPO, RESULTS_DIR, Summary, heading, latency_percentiles, line, verdict, write_results
 from bench.sandbox_process import SandboxProcess
 
 CREATE_TARGET_MS = 10.0
@@ -148,6 +148,14 @@ class PortalUser:
             raise RuntimeError(f"The download answered {download.status_code}.")
         run.cycles += 1
 
+    def cycles(self, run: UserRun, count: int, *, first: int) -> None:
+        """``count`` cycles; a failed one is recorded and the user goes on with the next."""
+        for number in range(first, first + count):
+            try:
+                self.cycle(run, number)
+            except (RuntimeError, requests.RequestException) as failure:
+                run.errors.append(f"{self.username}: {failure}")
+
     def browse(self, run: UserRun, count: int) -> None:
         for index in range(count):
             self.timed(run, "browse", "GET", "/keypairs/" if index % 2 else "/")
@@ -186,7 +194,9 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, database_url: str, sandbox: SandboxProcess, workdir: Path) -> None:
+    def __init__(
+        self, database_url: str, sandbox: SandboxProcess, workdir: Path, settings: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.timing_dir = workdir / "timing"
@@ -201,6 +211,7 @@ class Gunicorn:
             WEB_CONCURRENCY="2",
             LOG_LEVEL="INFO",  # production's level: the per-call log lines are part of the cost
             BENCH_TIMING_DIR=str(self.timing_dir),
+            **(settings or {}),
         )
         self.process: subprocess.Popen | None = None
 
@@ -236,14 +247,13 @@ class Gunicorn:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         return [int(pid) for pid in children]
 
-    def server_timings(self) -> dict[str, tuple[float, float, int]]:
-        """X-Request-ID -> (ms in the worker, ms of it in BCC calls, worker pid)."""
+    def server_timings(self) -> dict[str, tuple[float, float, float]]:
+        """X-Request-ID -> (ms in the worker, ms of it in BCC calls, CPU ms of the request's thread)."""
         timings = {}
         for path in self.timing_dir.glob("worker-*.tsv"):
-            pid = int(path.stem.split("-")[1])
             for row in path.read_text().splitlines():
-                request_id, _method, _path, _status, worker_ms, bcc_ms = row.split("\t")
-                timings[request_id] = (float(worker_ms), float(bcc_ms), pid)
+                request_id, _method, _path, _status, worker_ms, bcc_ms, cpu_ms = row.split("\t")
+                timings[request_id] = (float(worker_ms), float(bcc_ms), float(cpu_ms))
         return timings
 
     def requests_per_worker(self) -> dict[int, int]:
@@ -251,6 +261,35 @@ class Gunicorn:
             int(path.stem.split("-")[1]): len(path.read_text().splitlines())
             for path in self.timing_dir.glob("worker-*.tsv")
         }
+
+
+class Profiler:
+    """py-spy sampling every gunicorn worker while the measured rounds run (``--profile``)."""
+
+    def __init__(self, pids: list[int], workdir: Path) -> None:
+        self.outputs = [workdir / f"profile-{pid}.txt" for pid in pids]
+        py_spy = str(Path(sys.executable).with_name("py-spy"))
+        self.processes = [
+            subprocess.Popen(
+                [py_spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--output", str(output)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for pid, output in zip(pids, self.outputs, strict=True)
+        ]
+
+    def stop(self) -> list[tuple[int, str]]:
+        """(samples, function) with the most samples anywhere on the stack, over every worker."""
+        for process in self.processes:
+            process.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            process.wait(timeout=30)
+        inclusive: dict[str, int] = {}
+        for output in self.outputs:
+            for row in output.read_text().splitlines() if output.exists() else []:
+                stack, _, count = row.rpartition(" ")
+                for frame in set(stack.split(";")):
+                    inclusive[frame] = inclusive.get(frame, 0) + int(count)
+        return sorted(((count, frame) for frame, count in inclusive.items()), reverse=True)
 
 
 def rss_mb(pid: int) -> float:
@@ -280,7 +319,7 @@ def run_users(users: list[PortalUser], work) -> tuple[list[UserRun], float]:
     return runs, time.perf_counter() - started
 
 
-def summarise(samples: list[Sample], timings: dict[str, tuple[float, float, int]]) -> dict:
+def summarise(samples: list[Sample], timings: dict[str, tuple[float, float, float]]) -> dict:
     by_step: dict[str, dict] = {}
     for step in ("form", "create", "detail", "download"):
         chosen = [sample for sample in samples if sample.step == step]
@@ -292,6 +331,7 @@ def summarise(samples: list[Sample], timings: dict[str, tuple[float, float, int]
             "bcc_ms": latency_percentiles([bcc for _, (_, bcc, _) in joined]),
             "overhead_ms": latency_percentiles([sample.client_ms - bcc for sample, (_, bcc, _) in joined]),
             "worker_overhead_ms": latency_percentiles([worker - bcc for _, (worker, bcc, _) in joined]),
+            "worker_cpu_ms": latency_percentiles([cpu for _, (_, _, cpu) in joined]),
             "joined": len(joined),
         }
     return by_step
@@ -303,43 +343,56 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--cycles", type=int, default=30, help="create + download cycles per user")
     parser.add_argument("--runs", type=int, default=3, help="measured rounds (each --cycles per user)")
+    parser.add_argument("--profile", action="store_true", help="sample the workers with py-spy; print the top")
+    parser.add_argument(
+        "--setting", action="append", default=[], metavar="NAME=VALUE", help="an environment setting for the portal"
+    )
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="portal-bench-") as scratch:
-        workdir = Path(scratch)
-        database_url = prepare_database(args.database, workdir)
-        names = create_users(database_url, args.users)
-        with SandboxProcess(key_pool=KEY_POOL) as sandbox, Gunicorn(database_url, sandbox, workdir) as gunicorn:
-            users = [PortalUser(gunicorn.base_url, name) for name in names]
-            for user in users:
-                user.sign_in()
-            run_users(users, lambda user, run: [user.cycle(run, -n) for n in range(1, 4)])  # warm-up
-            rounds, all_samples, errors = [], [], []
-            for round_number in range(args.runs):
-                runs, seconds = run_users(
-                    users, lambda user, run, r=round_number: [user.cycle(run, r * 1000 + n) for n in range(args.cycles)]
-                )
-                cycles = sum(run.cycles for run in runs)
-                requests_made = sum(len(run.samples) for run in runs)
-                rounds.append({"cycles_per_second": cycles / seconds, "requests_per_second": requests_made / seconds})
-                all_samples += [sample for run in runs for sample in run.samples]
-                errors += [error for run in runs for error in run.errors]
-            time.sleep(0.5)  # post_request lines are written after the response
-            steps = summarise(all_samples, gunicorn.server_timings())
+    # Kept after the run (var/bench/portal_<database>/): gunicorn's log and the timing lines.
+    workdir = RESULTS_DIR / f"portal_{args.database}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    database_url = prepare_database(args.database, workdir)
+    names = create_users(database_url, args.users)
+    settings = dict(item.split("=", 1) for item in args.setting)
+    with (
+        SandboxProcess(key_pool=KEY_POOL) as sandbox,
+        Gunicorn(database_url, sandbox, workdir, settings) as gunicorn,
+    ):
+        users = [PortalUser(gunicorn.base_url, name) for name in names]
+        for user in users:
+            user.sign_in()
+        run_users(users, lambda user, run: user.cycles(run, 3, first=-3))  # warm-up
+        rounds, all_samples, errors = [], [], []
+        profiler = Profiler(gunicorn.worker_pids(), workdir) if args.profile else None
+        for round_number in range(args.runs):
+            runs, seconds = run_users(
+                users, lambda user, run, r=round_number: user.cycles(run, args.cycles, first=r * 1000)
+            )
+            cycles = sum(run.cycles for run in runs)
+            requests_made = sum(len(run.samples) for run in runs)
+            rounds.append({"cycles_per_second": cycles / seconds, "requests_per_second": requests_made / seconds})
+            all_samples += [sample for run in runs for sample in run.samples]
+            errors += [error for run in runs for error in run.errors]
+        time.sleep(0.5)  # post_request lines are written after the response
+        profile = profiler.stop() if profiler else []
+        steps = summarise(all_samples, gunicorn.server_timings())
 
-            # Memory: keep browsing until every worker has served enough requests (the kernel
-            # hands connections to whichever worker accepts first, so the split is uneven).
-            rss_after_load = {pid: rss_mb(pid) for pid in gunicorn.worker_pids()}
-            for _ in range(MEMORY_TOP_UP_ROUNDS):
-                counts = gunicorn.requests_per_worker()
-                if len(counts) == 2 and min(counts.values()) >= MEMORY_REQUESTS_PER_WORKER:
-                    break
-                run_users(users, lambda user, run: user.browse(run, 25))
+        # Memory: keep browsing until every worker has served enough requests (the kernel
+        # hands connections to whichever worker accepts first, so the split is uneven).
+        rss_after_load = {pid: rss_mb(pid) for pid in gunicorn.worker_pids()}
+        for _ in range(MEMORY_TOP_UP_ROUNDS):
             counts = gunicorn.requests_per_worker()
-            rss_final = {pid: rss_mb(pid) for pid in gunicorn.worker_pids()}
+            if len(counts) == 2 and min(counts.values()) >= MEMORY_REQUESTS_PER_WORKER:
+                break
+            run_users(users, lambda user, run: user.browse(run, 25))
+        counts = gunicorn.requests_per_worker()
+        rss_final = {pid: rss_mb(pid) for pid in gunicorn.worker_pids()}
 
     results = {
         "database": args.database,
+        "settings": settings,
         "users": args.users,
         "cycles_per_user_and_round": args.cycles,
         "rounds": args.runs,
@@ -386,6 +439,8 @@ def main(argv: list[str] | None = None) -> dict:
             f"{step}: in-worker overhead p50/p95/p99",
             f"{worker['p50']:.1f} / {worker['p95']:.1f} / {worker['p99']:.1f} ms",
         )
+        cpu = figures["worker_cpu_ms"]
+        line(f"{step}: worker CPU p50/p95/p99", f"{cpu['p50']:.1f} / {cpu['p95']:.1f} / {cpu['p99']:.1f} ms")
     line(f"target: create overhead p50 <= {CREATE_TARGET_MS:.0f} ms", verdict(results["create_target_met"]))
     line(f"target: download overhead p50 <= {DOWNLOAD_TARGET_MS:.0f} ms", verdict(results["download_target_met"]))
     for pid, rss in rss_final.items():
@@ -396,6 +451,11 @@ def main(argv: list[str] | None = None) -> dict:
     line(f"target: worker RSS <= {RSS_TARGET_MB:.0f} MB", verdict(results["memory_target_met"]))
     if errors:
         line("errors", f"{len(errors)}, first: {errors[0]}")
+    if profile:
+        total = profile[0][0]
+        print("    -- py-spy, share of worker samples with the function anywhere on the stack (top 40)")
+        for count, frame in profile[:40]:
+            print(f"      {count / total:6.1%}  {frame[:150]}")
     write_results(f"portal_{args.database}", results)
     return results
 

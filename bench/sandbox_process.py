@@ -16,6 +16,7 @@ create is key generation.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -29,16 +30,24 @@ from bench.common import REPO
 
 
 def use_key_pool(size: int) -> None:
-    """Make every create in this process return one of ``size`` pre-generated key pairs, in turn."""
+    """Make every create in this process return one of ``size`` pre-generated key pairs, in turn.
+
+    A pooled key is handed out many times, and the sandbox refuses a second key pair with the
+    same public key (``KeypairPublicKeyExist``, as BCC does for imports). Each hand-out
+    therefore carries a distinct ``blob``, the value that check compares (and nothing else
+    reads): the duplicate check still runs, and finds nothing.
+    """
     from keypairs.sandbox import keys
 
     pool = [keys.generate_rsa_keypair() for _ in range(size)]
     turn = itertools.cycle(pool)
+    counter = itertools.count()
     lock = threading.Lock()
 
     def next_keypair() -> keys.GeneratedKeypair:
         with lock:
-            return next(turn)
+            keypair, number = next(turn), next(counter)
+        return dataclasses.replace(keypair, blob=keypair.blob + number.to_bytes(8, "big"))
 
     keys.generate_rsa_keypair = next_keypair  # operations.create looks it up at call time
 
