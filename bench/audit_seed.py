@@ -206,8 +206,11 @@ def _inserter(connection, fields):
     return execute_many
 
 
-def prepare_database(kind: str, *, fresh: bool) -> str:
-    """Configure Django on the benchmark database ``kind`` (sqlite or postgres), migrated; returns its URL."""
+def prepare_database(kind: str, *, fresh: bool, settings: dict[str, str] | None = None) -> str:
+    """Configure Django on the benchmark database ``kind`` (sqlite or postgres), migrated; returns its URL.
+
+    ``settings`` are more environment settings for the portal (e.g. a BCC sandbox's keys).
+    """
     from bench import django_env
 
     if kind == "postgres":
@@ -218,7 +221,7 @@ def prepare_database(kind: str, *, fresh: bool) -> str:
                 django_env.SQLITE_PATH.with_name(django_env.SQLITE_PATH.name + suffix).unlink(missing_ok=True)
         django_env.SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
         url = django_env.sqlite_url()
-    django_env.configure_in_process(url)
+    django_env.configure_in_process(url, **(settings or {}))
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
