@@ -7,12 +7,15 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench clean-venv help
+.PHONY: run test lint format bench bench-quick bench-audit clean-venv help
 
 help:
 	@echo "make run    - start the portal on http://127.0.0.1:$(PORT)/ with the built-in BCC sandbox"
 	@echo "make test   - run the test suite (browser tests need /usr/bin/chromium)"
 	@echo "make lint   - ruff check + format check + Django's system checks"
+	@echo "make bench  - benchmarks against the official SDK and through gunicorn (~10 min; docs/benchmarks.md)"
+	@echo "make bench-audit - the audit log at 10k, 100k and 1M rows, SQLite and PostgreSQL (~10 min)"
+	@echo "make bench-quick - every benchmark once, small (a smoke run, ~2 min)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +29,11 @@ $(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
+
+# Benchmark-only tools (the official bce-python-sdk, profilers) on top of the dev tools.
+$(VENV)/.bench-installed: requirements.txt requirements-dev.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $@ $(VENV)/.dev-installed $(VENV)/.runtime-installed
 
 run: $(VENV)/.runtime-installed
 	@DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput -v 0
@@ -44,3 +52,29 @@ lint: $(VENV)/.dev-installed
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Benchmarks, not tests: they print figures and write var/bench/*.json; nothing here fails
+# on a missed target. PostgreSQL parts run when BENCH_POSTGRES_SERVER (default
+# postgres://postgres@127.0.0.1:5432) answers, and are skipped with a note otherwise.
+BENCH_PG = $(BIN)/python -c "from bench.django_env import postgres_available as up; raise SystemExit(not up())"
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.signing
+	$(BIN)/python -m bench.bcc_client
+	$(BIN)/python -m bench.portal --database sqlite
+	@if $(BENCH_PG); then $(BIN)/python -m bench.portal --database postgres; \
+	else echo "PostgreSQL not reachable: portal benchmark on PostgreSQL skipped"; fi
+
+bench-audit: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.growth --database sqlite
+	$(BIN)/python -m bench.audit_review --database sqlite
+	@if $(BENCH_PG); then $(BIN)/python -m bench.growth --database postgres \
+		&& $(BIN)/python -m bench.audit_review --database postgres; \
+	else echo "PostgreSQL not reachable: audit benchmarks on PostgreSQL skipped"; fi
+
+bench-quick: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.signing --runs 3 --requests 1000
+	$(BIN)/python -m bench.bcc_client --runs 2 --round-trips 40 --generating-runs 1 --generating-round-trips 10
+	$(BIN)/python -m bench.portal --users 4 --cycles 5 --runs 1
+	$(BIN)/python -m bench.growth --sizes 1000,10000 --creates 10 --runs 3
+	$(BIN)/python -m bench.audit_review --rows 10000 --runs 3
