@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,8 @@ RATE_LIMITED = "rate_limit"
 
 _LISTING_KEY = "keypairs:bcc-listing:{region}"
 _RATE_KEY = "keypairs:create-rate:{user_id}:{window}"
+# The rate limit's clock (seconds since the epoch), a hook for tests.
+clock: Callable[[], float] = time.time
 # What a user may hold until reconciled or known to be gone: see the module docstring.
 _HELD = (Status.CREATED, Status.PENDING, Status.UNKNOWN)
 
@@ -180,7 +183,7 @@ def limit_check(*, user, region: str) -> LimitRefusal | None:
 def rate_limit_release(*, user) -> None:
     limit, window = settings.KEYPAIR_CREATE_RATE_LIMIT, settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS
     if limit:
-        key = _RATE_KEY.format(user_id=user.pk, window=int(time.time()) // window)
+        key = _RATE_KEY.format(user_id=user.pk, window=int(clock()) // window)
         _cache_call(_decrement, key)
 
 
@@ -209,7 +212,8 @@ def held_in_region(*, user, region: str, at_least: int | None = None) -> int:
     if listing.ids is None:
         return upper_bound
     gone = (
-        held.filter(status=Status.CREATED, completed_at__lte=listing.fetched_at)
+        held.filter(status=Status.CREATED)
+        .exclude(completed_at__gt=listing.fetched_at)
         .exclude(keypair_id__in=listing.ids)
         .count()
     )
@@ -220,13 +224,13 @@ def _rate_refusal(*, user) -> LimitRefusal | None:
     limit, window = settings.KEYPAIR_CREATE_RATE_LIMIT, settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS
     if not limit:
         return None
-    now = time.time()
+    now = clock()
     index = int(now) // window
     count = _cache_call(_increment, _RATE_KEY.format(user_id=user.pk, window=index), window)
     if count is None or count <= limit:
         return None
     wait = max((index + 1) * window - int(now), 1)
-    message = messages.RATE_LIMITED.format(limit=limit, window=_duration(window, unit=True), wait=_duration(wait))
+    message = messages.RATE_LIMITED.format(limit=limit, window=_window_text(window), wait=_wait_text(wait))
     detail = f"portal limit: more than {limit} creates in {window} s"
     return LimitRefusal(kind=RATE_LIMITED, message=message, http_status=429, detail=detail, retry_after=wait)
 
@@ -247,15 +251,20 @@ def _decrement(key: str) -> None:
         cache.decr(key)
 
 
-def _duration(seconds: int, *, unit: bool = False) -> str:
-    """'minute' / '2 minutes' / '45 seconds'; with ``unit``, a single minute or hour is named alone."""
+def _window_text(seconds: int) -> str:
+    """'minute', 'hour', '10 minutes', '90 seconds': the window as the sentence names it."""
     for size, name in ((3600, "hour"), (60, "minute")):
         if seconds % size == 0:
             count = seconds // size
-            if count == 1:
-                return name if unit else f"1 {name}"
-            return f"{count} {name}s"
-    return "1 second" if seconds == 1 else f"{seconds} seconds"
+            return name if count == 1 else f"{count} {name}s"
+    return f"{seconds} seconds"
+
+
+def _wait_text(seconds: int) -> str:
+    """'1 second', '45 seconds', then whole minutes rounded up: '44 minutes'."""
+    if seconds <= 90:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 def _cache_call(operation: Callable[..., Any], *args: Any) -> Any:

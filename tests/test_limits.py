@@ -1,0 +1,348 @@
+"""The shared quota on the create form, the per-user cap and the per-user rate limit (keypairs.limits).
+
+Through the create form as Alice uses it, against the BCC sandbox. The counters live in Django's
+cache: the rate limit is also checked under concurrency on the local-memory cache and on Redis
+(``REDIS_TEST_URL``, default ``redis://127.0.0.1:6379/14``). Without a Redis server the Redis
+tests skip, unless ``REQUIRE_REDIS=1`` (or ``REQUIRE_GROUPS`` listing ``redis``) makes that a
+failure, as in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+import uuid
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from keypairs import limits, messages
+from keypairs.bcc.factory import get_client
+from keypairs.models import AuditEvent, KeyPairRequest
+from tests.create_flow import CREATE_URL, closed_port, create, log_lines, open_form, page_says, sent_to_bcc
+
+Status = KeyPairRequest.Status
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/14")
+
+
+def quota_line(response, region: str) -> tuple[str, bool]:
+    """The quota line the page has for ``region``: its text, and whether it is shown."""
+    match = re.search(rf'<span data-region="{region}"( hidden)?>([^<]*)</span>', response.content.decode())
+    assert match, f"the form has no quota line for {region}"
+    return match.group(2), match.group(1) is None
+
+
+def held(owner, *, region: str = "bj", status=Status.CREATED, keypair_id: str = "") -> KeyPairRequest:
+    return KeyPairRequest.objects.create(
+        owner=owner,
+        form_token_hash=secrets.token_hex(32),
+        client_token=secrets.token_hex(32),
+        region=region,
+        name="held",
+        status=status,
+        keypair_id=keypair_id,
+        completed_at=None if status == Status.PENDING else timezone.now(),
+    )
+
+
+def held_in_bcc(owner, *, region: str = "bj") -> KeyPairRequest:
+    """A key pair ``owner`` created through the portal, still in BCC."""
+    return held(owner, region=region, keypair_id=get_client(region).create_keypair(name="held").keypair_id)
+
+
+# --- The shared quota on the form ---------------------------------------------------------------
+
+
+def test_the_form_shows_how_many_key_pairs_are_left_in_the_chosen_region(alice_client, portal_on_sandbox):
+    for _ in range(3):
+        get_client("bj").create_keypair(name="someone-elses")
+
+    response = alice_client.get(CREATE_URL)
+
+    assert response.status_code == 200
+    assert quota_line(response, "bj") == ("497 of 500 key pairs left in Beijing (bj).", True)
+    # Every other region has its line, hidden until it is chosen (static/js/keypair-quota.js).
+    assert quota_line(response, "gz") == ("500 of 500 key pairs left in Guangzhou (gz).", False)
+    assert page_says(response, messages.QUOTA_LEFT.format(remaining=497, total=500, region="Beijing (bj)"))
+    assert 'src="/static/js/keypair-quota.js"' in response.content.decode()
+
+
+def test_the_form_shown_again_after_a_refusal_shows_the_region_that_was_chosen(alice_client, portal_on_sandbox):
+    response = create(alice_client, name=" not a name", region="gz")
+
+    assert response.status_code == 400
+    assert quota_line(response, "gz")[1] is True
+    assert quota_line(response, "bj")[1] is False
+
+
+def test_the_count_is_asked_of_bcc_once_per_period_and_counts_the_portals_own_creates(alice_client, portal_on_sandbox):
+    open_form(alice_client)
+    first_lists = [record.path for record in portal_on_sandbox.request_log if record.operation == "list"]
+
+    created = create(alice_client)
+    again = alice_client.get(CREATE_URL)
+
+    assert created.status_code == 302
+    assert sorted(first_lists) == sorted(f"/{region}/v2/keypair" for region in ("bj", "gz", "su", "bd", "fwh", "hkg"))
+    # No second round of lists: the cached count, less the create the portal made since.
+    assert [record.operation for record in portal_on_sandbox.request_log].count("list") == len(first_lists)
+    assert quota_line(again, "bj")[0] == "499 of 500 key pairs left in Beijing (bj)."
+
+
+def test_the_count_is_unknown_when_bcc_cannot_be_asked_and_the_form_still_works(
+    alice_client, portal_on_sandbox, settings, caplog
+):
+    settings.BCC_ENDPOINT = f"http://127.0.0.1:{closed_port()}/{{region}}"
+
+    response = alice_client.get(CREATE_URL)
+
+    assert response.status_code == 200
+    assert quota_line(response, "bj") == (
+        messages.QUOTA_LEFT_UNKNOWN.format(total=500, region="Beijing (bj)") + ".",
+        True,
+    )
+    assert 'name="form_token"' in response.content.decode()
+    assert any("Could not count the key pairs in bj" in line for line in log_lines(caplog, 30))
+
+
+def test_a_failed_count_is_not_asked_again_on_every_page(alice_client, portal_on_sandbox, settings):
+    portal_on_sandbox.inject("status", status=403, operation="list", count=6)  # AccessDenied: not retried
+
+    first = alice_client.get(CREATE_URL)
+    second = alice_client.get(CREATE_URL)
+
+    assert quota_line(first, "bj")[0].startswith("Unknown how many")
+    assert quota_line(second, "bj")[0].startswith("Unknown how many")
+    assert [record.operation for record in portal_on_sandbox.request_log].count("list") == 6
+
+
+# --- The cap per user per region ------------------------------------------------------------------
+
+
+def test_the_cap_refuses_a_create_before_bcc_is_called(alice, alice_client, portal_on_sandbox, settings):
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 2
+    held_in_bcc(alice)
+    held_in_bcc(alice)
+    sent_before = sent_to_bcc(portal_on_sandbox)
+
+    response = create(alice_client, name="third")
+
+    sentence = messages.PER_USER_CAP_REACHED.format(count=2, limit=2, region="Beijing (bj)")
+    event = AuditEvent.objects.get()
+    assert response.status_code == 409
+    assert page_says(response, sentence)
+    assert not KeyPairRequest.objects.filter(name="third").exists()
+    assert sent_to_bcc(portal_on_sandbox) == sent_before
+    assert len(portal_on_sandbox.keypairs()) == 2
+    assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "denied", limits.PORTAL_LIMIT)
+    assert (event.actor_username, event.region, event.keypair_name) == ("alice", "bj", "third")
+    assert event.portal_request_id == response["X-Request-ID"]
+    assert event.detail == "portal limit: 2 key pairs held in bj, at most 2 per user"
+
+
+def test_the_cap_is_per_region_and_per_user(alice, bob_client, alice_client, portal_on_sandbox, settings):
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 1
+    held_in_bcc(alice)
+
+    in_another_region = create(alice_client, region="gz")
+    for_bob = create(bob_client)
+
+    assert (in_another_region.status_code, for_bob.status_code) == (302, 302)
+
+
+def test_open_creates_count_toward_the_cap_and_failed_or_reconciled_ones_do_not(
+    alice, alice_client, portal_on_sandbox, settings
+):
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 2
+    held(alice, status=Status.FAILED)
+    held(alice, status=Status.RECONCILED, keypair_id="k-deleted")
+    held(alice, status=Status.PENDING)
+    held(alice, status=Status.UNKNOWN)
+
+    response = create(alice_client)
+
+    assert response.status_code == 409
+    assert page_says(response, messages.PER_USER_CAP_REACHED.format(count=2, limit=2, region="Beijing (bj)"))
+
+
+def test_a_key_pair_deleted_in_bcc_frees_its_place(alice, alice_client, portal_on_sandbox, settings):
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 1
+    settings.BCC_QUOTA_CACHE_SECONDS = 0  # BCC's list is read afresh
+    gone = held_in_bcc(alice)
+    get_client("bj").delete_keypair(gone.keypair_id)  # in the BCC console, say
+
+    response = create(alice_client)
+
+    assert response.status_code == 302
+    assert KeyPairRequest.objects.filter(owner=alice, status=Status.CREATED).count() == 2
+
+
+def test_when_bcc_cannot_list_every_created_key_pair_counts(alice, alice_client, portal_on_sandbox, settings):
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 1
+    gone = held_in_bcc(alice)
+    get_client("bj").delete_keypair(gone.keypair_id)
+    portal_on_sandbox.inject("status", status=403, operation="list", count=6)
+
+    response = create(alice_client)
+
+    assert response.status_code == 409
+    assert sent_to_bcc(portal_on_sandbox).count("create") == 1  # only the one made above
+
+
+# --- The rate limit ---------------------------------------------------------------------------------
+
+
+def test_the_rate_limit_refuses_a_create_before_bcc_is_called(alice_client, portal_on_sandbox, settings, monkeypatch):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 2
+    settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS = 3600
+    monkeypatch.setattr(limits, "clock", lambda: 3600 * 480_000 + 1000.5)  # 1000 s into a window
+    first, second = create(alice_client, name="one"), create(alice_client, name="two")
+
+    third = create(alice_client, name="three")
+
+    event = AuditEvent.objects.latest()
+    assert (first.status_code, second.status_code, third.status_code) == (302, 302, 429)
+    assert third["Retry-After"] == "2600"
+    assert page_says(third, messages.RATE_LIMITED.format(limit=2, window="hour", wait="44 minutes"))
+    assert not KeyPairRequest.objects.filter(name="three").exists()
+    assert sent_to_bcc(portal_on_sandbox) == ["create", "create"]
+    assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "denied", limits.PORTAL_LIMIT)
+    assert event.detail == "portal limit: more than 2 creates in 3600 s"
+
+
+def test_the_rate_limit_counts_again_in_the_next_window(alice_client, portal_on_sandbox, settings, monkeypatch):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 1
+    now = [60 * 1_000_000 + 59.0]
+    monkeypatch.setattr(limits, "clock", lambda: now[0])
+    create(alice_client, name="one")
+    refused = create(alice_client, name="two")
+    now[0] += 1  # the next minute
+
+    allowed = create(alice_client, name="three")
+
+    assert refused.status_code == 429
+    assert page_says(refused, messages.RATE_LIMITED.format(limit=1, window="minute", wait="1 second"))
+    assert allowed.status_code == 302
+
+
+def test_a_resubmitted_form_is_not_a_new_create(alice_client, portal_on_sandbox, settings):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 1
+    form_token = open_form(alice_client)
+
+    first = create(alice_client, form_token=form_token)
+    again = create(alice_client, form_token=form_token)
+
+    assert (first.status_code, again.status_code) == (302, 302)
+    assert first["Location"] == again["Location"]
+    assert create(alice_client, name="another").status_code == 429
+
+
+def test_the_rate_limit_is_per_user(alice_client, bob_client, portal_on_sandbox, settings):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 1
+    create(alice_client)
+
+    assert create(bob_client).status_code == 302
+    assert create(alice_client, name="second").status_code == 429
+
+
+def test_limits_set_to_zero_are_off(alice, alice_client, portal_on_sandbox, settings):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 0
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 0
+    held(alice, status=Status.UNKNOWN)
+
+    responses = [create(alice_client, name=f"key-{n}") for n in range(3)]
+
+    assert [response.status_code for response in responses] == [302, 302, 302]
+
+
+# --- Counters shared by workers: local memory and Redis -------------------------------------------
+
+
+def _use_redis(settings) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_TEST_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    try:
+        cache.set("ping", "pong", 5)
+    except Exception as error:
+        required = os.environ.get("REQUIRE_REDIS") == "1" or "redis" in os.environ.get("REQUIRE_GROUPS", "")
+        reason = f"Redis is not reachable at {REDIS_TEST_URL} ({error.__class__.__name__})"
+        if required:
+            pytest.fail(f"{reason}, and REQUIRE_REDIS or REQUIRE_GROUPS says Redis tests may not skip")
+        pytest.skip(reason)
+
+
+@pytest.fixture(params=["locmem", pytest.param("redis", marks=pytest.mark.redis)])
+def shared_cache(request, settings):
+    if request.param == "redis":
+        _use_redis(settings)
+    return request.param
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_never_get_past_the_rate_limit(alice, settings, shared_cache):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 5
+    settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS = 3600
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 0
+    workers = 20
+    start = threading.Barrier(workers)
+    refusals: list[limits.LimitRefusal | None] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        try:
+            start.wait()
+            refusal = limits.limit_check(user=alice, region="bj")
+            with lock:
+                refusals.append(refusal)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(refusals) == workers
+    assert sum(refusal is None for refusal in refusals) == 5
+    assert {refusal.kind for refusal in refusals if refusal is not None} == {limits.RATE_LIMITED}
+
+
+@pytest.mark.redis
+def test_the_quota_count_and_the_rate_limit_work_on_redis(alice_client, portal_on_sandbox, settings):
+    _use_redis(settings)
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 1
+    get_client("bj").create_keypair(name="someone-elses")
+
+    form = alice_client.get(CREATE_URL)
+    created = create(alice_client)
+    refused = create(alice_client, name="second")
+
+    assert quota_line(form, "bj")[0] == "499 of 500 key pairs left in Beijing (bj)."
+    assert (created.status_code, refused.status_code) == (302, 429)
+
+
+def test_a_cache_that_fails_stops_neither_the_form_nor_creates(alice_client, portal_on_sandbox, settings, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+        }
+    }
+
+    form = alice_client.get(CREATE_URL)
+    created = create(alice_client)
+
+    assert form.status_code == 200
+    assert quota_line(form, "bj")[0] == "500 of 500 key pairs left in Beijing (bj)."
+    assert created.status_code == 302
+    assert any("The cache failed" in line for line in log_lines(caplog))
