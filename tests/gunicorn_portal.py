@@ -13,7 +13,11 @@ logs, secure cookies, HSTS) and these test-only differences:
   sign-in is not what these tests are about;
 - the BCC sandbox, the database, ``SECRET_KEY`` and ``AUDIT_HMAC_KEY`` are the caller's, so
   that sessions made by the test process are valid there and the audit chain it verifies is
-  signed with its key.
+  signed with its key;
+- the per-user cap and create rate limit are far above what a test reaches: they are tested
+  elsewhere, and on a shared Redis an earlier run's counters (users are numbered from 1 again
+  in every fresh test database) would otherwise refuse this run's creates. Their checks still
+  run on every create.
 
 Everything gunicorn prints (stdout and stderr) is collected in ``lines``.
 """
@@ -41,6 +45,7 @@ STOP_SECONDS = 40
 # What a child needs from this process's environment; everything else is set explicitly, so
 # that nothing of the test run's own configuration leaks into the portal under test.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+UNREACHABLE_LIMITS = {"KEYPAIR_CREATE_RATE_LIMIT": "100000", "KEYPAIR_MAX_PER_USER_PER_REGION": "100000"}
 
 
 def production_environment(
@@ -62,6 +67,7 @@ def production_environment(
         BCC_REGIONS="bj,gz,su",
         BCC_DEFAULT_REGION="bj",
         PYTHONUNBUFFERED="1",
+        **UNREACHABLE_LIMITS,
     )
     if redis_url:
         environment["REDIS_URL"] = redis_url
@@ -211,6 +217,34 @@ def _https(url: str) -> str:
     """The address the browser believes it is on (the load balancer's https://), for Referer."""
     parts = urlsplit(url)
     return f"https://{parts.netloc}/"
+
+
+def run_database_url() -> str:
+    """A DATABASE_URL for the test run's own (test) database, for gunicorn to share with the test.
+
+    Data the test writes must be committed to be seen there: use ``transaction=True``.
+    """
+    from django.db import connection
+
+    from tests import backing_services
+
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{database['NAME']}"
+    if connection.vendor == "postgresql":
+        server = {key: str(database.get(key) or "") for key in ("USER", "PASSWORD", "HOST", "PORT")}
+        return backing_services.postgres_url(server, database["NAME"])
+    raise NotImplementedError(f"gunicorn tests know SQLite and PostgreSQL, not {connection.vendor}")
+
+
+def developer(username: str):
+    """A person holding the developer role's permission: the key pair pages let them in."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(username=username)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="keypairs", codename="add_keypairrequest"))
+    return user
 
 
 def session_for(user) -> str:

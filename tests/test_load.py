@@ -24,14 +24,17 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
-from django.db import connection
 
 from keypairs.audit import audit_verify
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
-from tests import backing_services
-from tests.gunicorn_portal import GunicornPortal, PortalBrowser, production_environment, session_for
+from tests.gunicorn_portal import (
+    GunicornPortal,
+    PortalBrowser,
+    developer,
+    production_environment,
+    run_database_url,
+    session_for,
+)
 
 pytestmark = [pytest.mark.load, pytest.mark.django_db(transaction=True)]
 
@@ -40,9 +43,6 @@ DURATION_SECONDS = 15
 # A fast machine stops here before the deadline: BCC's quota is 500 key pairs per region.
 MAX_CREATES_PER_PERSON = 100
 REGIONS = ("bj", "gz", "su")
-# The per-user cap and create rate limit are for people, not for this test's four robots: far
-# above what it can reach, so their checks still run on every create but never refuse one.
-UNREACHABLE_LIMITS = {"KEYPAIR_CREATE_RATE_LIMIT": "100000", "KEYPAIR_MAX_PER_USER_PER_REGION": "100000"}
 
 
 @dataclass
@@ -66,23 +66,6 @@ class Tally:
     def fail(self, problem: str) -> None:
         with self.lock:
             self.errors.append(problem)
-
-
-def database_url() -> str:
-    """A DATABASE_URL for the test run's own (test) database, which gunicorn then shares."""
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{database['NAME']}"
-    if connection.vendor == "postgresql":
-        server = {key: str(database.get(key) or "") for key in ("USER", "PASSWORD", "HOST", "PORT")}
-        return backing_services.postgres_url(server, database["NAME"])
-    pytest.skip(f"the load test knows SQLite and PostgreSQL, not {connection.vendor}")
-
-
-def developer(username: str):
-    user = get_user_model().objects.create_user(username=username)
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="keypairs", codename="add_keypairrequest"))
-    return user
 
 
 def person(browser: PortalBrowser, number: int, portal_url: str, deadline: float, tally: Tally) -> None:
@@ -129,12 +112,11 @@ def test_concurrent_people_create_and_download_without_an_error_and_the_audit_lo
     browsers = [PortalBrowser(session_for(developer(f"load-{number}"))) for number in range(USERS)]
     audit_rows_before = AuditEvent.objects.count()
     environment = production_environment(
-        database_url=database_url(),
+        database_url=run_database_url(),
         sandbox=sandbox,
         secret_key=settings.SECRET_KEY,
         audit_hmac_key=settings.AUDIT_HMAC_KEY,
         redis_url=settings.REDIS_URL,
-        **UNREACHABLE_LIMITS,
     )
     portal = GunicornPortal.start(environment, workers=2, threads=4)
     tally = Tally()
