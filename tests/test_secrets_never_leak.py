@@ -2,7 +2,8 @@
 
 The secrets: each private key the portal receives from BCC, each download token it hands to
 a browser, and the BCC secret access key. After each flow a user can go through (a create
-and its download, failures, expiry) this file searches:
+and its download, failures, expiry, reconciliation of a create with no answer, and an answer
+that comes after reconciliation took the create over) this file searches:
 
 - every log record of every logger at DEBUG, including Django's own and every SQL statement
   with its parameters;
@@ -10,9 +11,10 @@ and its download, failures, expiry) this file searches:
 - every response: its headers (the one Set-Cookie that delivers a token excepted), its
   Location, and its body (the one download excepted, which must hold the private key).
 
-The private keys are read as the service passes them to ``delivery_create``, by a spy that
-calls the real function: an expired key is never downloaded, so this is the only way to know
-what to look for.
+The private keys are read where the portal receives them, by spies that call the real
+functions: BCC's answer to a create (``BccClient.create_keypair``), and what the service passes
+to ``delivery_create``. An expired key is never downloaded, and a key that came too late is never
+stored, so this is the only way to know what to look for.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import base64
 import io
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -32,9 +35,12 @@ from django.db import DatabaseError, connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
-from keypairs import services
+from keypairs import messages, services
+from keypairs.bcc.client import BccClient
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
+from keypairs.reconcile import reconcile_open
 from keypairs.views import DOWNLOAD_COOKIE
 
 User = get_user_model()
@@ -60,6 +66,8 @@ class Secrets:
     download_response: object = field(default=None, repr=False)
 
     def add_private_key(self, pem: str) -> None:
+        if pem in self.texts.values():
+            return  # seen by both spies
         number = len([name for name in self.texts if name.startswith("private key")]) + 1
         self.texts[f"private key {number}"] = pem
         body = [line for line in pem.strip().splitlines() if not line.startswith("-----")]
@@ -108,6 +116,15 @@ def secrets(portal_on_sandbox, monkeypatch, every_log_record) -> Secrets:
         return real_delivery_create(keypair_request=keypair_request, private_key_pem=private_key_pem, **kwargs)
 
     monkeypatch.setattr(services, "delivery_create", delivery_create_spy)
+    real_create_keypair = BccClient.create_keypair
+
+    def create_keypair_spy(self, **kwargs):
+        keypair = real_create_keypair(self, **kwargs)
+        if keypair.private_key:
+            found.add_private_key(keypair.private_key)
+        return keypair
+
+    monkeypatch.setattr(BccClient, "create_keypair", create_keypair_spy)
     return found
 
 
@@ -260,4 +277,51 @@ def test_wrong_credentials_leak_no_secret_key(alice_client, secrets, every_log_r
 
     assert response.status_code == 502
     assert KeyPairRequest.objects.get().status == KeyPairRequest.Status.FAILED
+    assert_nothing_leaked(secrets, every_log_record)
+
+
+def test_reconciled_creates_leak_nothing(alice_client, secrets, every_log_record, portal_on_sandbox, settings):
+    settings.BCC_READ_TIMEOUT = 1.0
+    # One create BCC made and never answered (deleted at once), one it made late (deleted by cron).
+    portal_on_sandbox.inject("commit_then_drop", operation="create")
+    at_once = create(alice_client, secrets, name="dropped")
+    portal_on_sandbox.inject("latency", operation="create", seconds=1.5)
+    late = create(alice_client, secrets, name="slow")
+    deadline = time.monotonic() + 10
+    while not portal_on_sandbox.keypairs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    settings.KEYPAIR_RECONCILE_AFTER_SECONDS = 0
+    call_command("reconcile", stdout=io.StringIO())
+    visit(secrets, alice_client.get(reverse("keypair_list")))
+    for keypair_request in KeyPairRequest.objects.all():
+        visit(secrets, alice_client.get(f"/keypairs/{keypair_request.public_id}/"))
+
+    assert (at_once.status_code, late.status_code) == (504, 504)
+    assert set(KeyPairRequest.objects.values_list("status", flat=True)) == {KeyPairRequest.Status.RECONCILED}
+    assert portal_on_sandbox.keypairs() == []
+    assert secrets.tokens() == []
+    assert_nothing_leaked(secrets, every_log_record)
+
+
+def test_a_private_key_that_came_after_reconciliation_leaks_nothing(
+    alice_client, secrets, every_log_record, portal_on_sandbox, settings, monkeypatch
+):
+    settings.KEYPAIR_RECONCILE_AFTER_SECONDS = 0
+    spy = BccClient.create_keypair
+
+    def answered_after_cron_ran(self, **kwargs):
+        keypair = spy(self, **kwargs)  # the private key reaches the portal...
+        reconcile_open()  # ...after cron gave the create up
+        return keypair
+
+    monkeypatch.setattr(BccClient, "create_keypair", answered_after_cron_ran)
+
+    response = create(alice_client, secrets)
+    visit(secrets, alice_client.get(reverse("keypair_list")))
+
+    assert response.status_code == 504
+    assert escape(messages.ANSWER_TOO_LATE) in response.content.decode()
+    assert "private key 1" in secrets.texts, "the spy saw no private key: this test would prove nothing"
+    assert not Delivery.objects.exists()
+    assert portal_on_sandbox.keypairs() == []
     assert_nothing_leaked(secrets, every_log_record)
