@@ -238,12 +238,13 @@ def run_database_url() -> str:
 
 
 def developer(username: str):
-    """A person holding the developer role's permission: the key pair pages let them in."""
+    """A person holding the developer role: the key pair pages let them in."""
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Permission
+
+    from portal.auth.roles import Role, assign_roles
 
     user = get_user_model().objects.create_user(username=username)
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="keypairs", codename="add_keypairrequest"))
+    assign_roles(user, {Role.DEVELOPER})
     return user
 
 
