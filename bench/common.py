@@ -37,6 +37,7 @@ def machine() -> dict[str, str]:
         "postgresql": _postgres_version(),
         "kernel": platform.release(),
         "load_average_at_start": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+        "commit": _git_commit(),
     }
 
 
@@ -48,6 +49,25 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def _git_commit() -> str:
+    """The checked-out commit, with "+changes" when the work tree differs from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+changes" if changed else "")
 
 
 def _postgres_version() -> str:
@@ -156,7 +176,7 @@ def heading(title: str) -> None:
     info = machine()
     print(
         f"    machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, SQLite {info['sqlite']},"
-        f" PostgreSQL {info['postgresql']}, load {info['load_average_at_start']}",
+        f" PostgreSQL {info['postgresql']}, load {info['load_average_at_start']}, commit {info['commit']}",
         flush=True,
     )
 
