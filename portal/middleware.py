@@ -2,8 +2,13 @@
 pages out of caches and frames.
 
 The portal shows private-key download pages and audit data, so by default nothing it
-renders may be stored by a browser or a proxy (`Cache-Control: no-store`). Static files
-never reach this middleware: WhiteNoise answers them first, with long cache lifetimes.
+renders may be stored by a browser or a proxy (`Cache-Control: no-store`).
+
+Both middlewares come first in MIDDLEWARE, before Django's SecurityMiddleware and WhiteNoise,
+so that every response carries their headers: also the redirect from HTTP to HTTPS and the
+static files WhiteNoise answers (which keep WhiteNoise's own long cache lifetimes: headers
+are only added where the response has none), and the request id is bound while any
+middleware logs.
 """
 
 from __future__ import annotations
@@ -56,7 +61,9 @@ class RequestIdMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Headers Django's SecurityMiddleware does not set: CSP and a no-store default."""
+    """Headers Django's SecurityMiddleware does not set: CSP and a no-store default, and
+    ``X-Frame-Options`` for the responses that never reach XFrameOptionsMiddleware (the
+    HTTPS redirect, static files)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -65,4 +72,6 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.setdefault("Cache-Control", "no-store")
+        if not getattr(response, "xframe_options_exempt", False):
+            response.setdefault("X-Frame-Options", "DENY")
         return response

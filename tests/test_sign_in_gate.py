@@ -127,7 +127,7 @@ def test_the_health_check_is_open(db):
     response = Client().get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
 def test_static_files_are_open(db):
