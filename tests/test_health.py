@@ -55,9 +55,7 @@ def test_it_only_allows_get_and_head(anonymous):
 
 
 @pytest.mark.django_db
-def test_it_answers_503_when_the_database_does_not_answer_and_says_why_only_in_the_log(
-    anonymous, monkeypatch, caplog
-):
+def test_it_answers_503_when_the_database_does_not_answer_and_says_why_only_in_the_log(anonymous, monkeypatch, caplog):
     def refuse(*args, **kwargs):
         raise OperationalError(DATABASE_ERROR)
 
