@@ -45,6 +45,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -119,40 +120,55 @@ class _Listing:
 def region_quotas(regions: Sequence[str]) -> list[RegionQuota]:
     """The quota left in each region, in order. BCC is asked, in parallel, only for regions not cached."""
     listings = _listings(list(regions))
-    return [_quota(region, listings[region]) for region in regions]
-
-
-def region_quota(region: str) -> RegionQuota:
-    return region_quotas([region])[0]
-
-
-def _quota(region: str, listing: _Listing) -> RegionQuota:
+    known = {region: listing for region, listing in listings.items() if listing.ids is not None}
+    since = _created_since(known)
     total = settings.BCC_QUOTA_PER_REGION
-    if listing.ids is None:
-        return RegionQuota(region=region, total=total, remaining=None)
-    created_since = (
-        KeyPairRequest.objects.filter(region=region, status=Status.CREATED, completed_at__gt=listing.fetched_at)
-        .exclude(keypair_id__in=listing.ids)
-        .count()
+    return [
+        RegionQuota(
+            region=region,
+            total=total,
+            remaining=None if region not in known else max(total - len(known[region].ids) - since[region], 0),
+        )
+        for region in regions
+    ]
+
+
+def _created_since(listings: dict[str, _Listing]) -> Counter[str]:
+    """Per region, the key pairs the portal created after BCC's list was fetched (so not counted in it)."""
+    if not listings:
+        return Counter()
+    oldest = min(listing.fetched_at for listing in listings.values())
+    rows = KeyPairRequest.objects.filter(
+        region__in=list(listings), status=Status.CREATED, completed_at__gt=oldest
+    ).values_list("region", "keypair_id", "completed_at")
+    return Counter(
+        region
+        for region, keypair_id, completed_at in rows
+        if completed_at > listings[region].fetched_at and keypair_id not in listings[region].ids
     )
-    return RegionQuota(region=region, total=total, remaining=max(total - len(listing.ids) - created_since, 0))
 
 
 def _listings(regions: list[str]) -> dict[str, _Listing]:
+    keys = {region: _LISTING_KEY.format(region=region) for region in regions}
+    cached = _cache_call(cache.get_many, list(keys.values())) or {}
     found: dict[str, _Listing] = {}
-    for region in regions:
-        cached = _cache_call(cache.get, _LISTING_KEY.format(region=region))
-        if cached is not None:
-            ids = None if cached["ids"] is None else frozenset(cached["ids"])
-            found[region] = _Listing(ids=ids, fetched_at=cached["fetched_at"])
+    for region, key in keys.items():
+        if key in cached:
+            ids = None if cached[key]["ids"] is None else frozenset(cached[key]["ids"])
+            found[region] = _Listing(ids=ids, fetched_at=cached[key]["fetched_at"])
     missing = [region for region in regions if region not in found]
     if missing:
         # Only BCC is called in the threads: cache connections are per thread and would be left open.
         with ThreadPoolExecutor(max_workers=len(missing), thread_name_prefix="bcc-quota") as pool:
             fetched = dict(zip(missing, pool.map(_fetch_listing, missing), strict=True))
-        for region, listing in fetched.items():
-            value = {"ids": None if listing.ids is None else sorted(listing.ids), "fetched_at": listing.fetched_at}
-            _cache_call(cache.set, _LISTING_KEY.format(region=region), value, settings.BCC_QUOTA_CACHE_SECONDS)
+        values = {
+            keys[region]: {
+                "ids": None if listing.ids is None else sorted(listing.ids),
+                "fetched_at": listing.fetched_at,
+            }
+            for region, listing in fetched.items()
+        }
+        _cache_call(cache.set_many, values, settings.BCC_QUOTA_CACHE_SECONDS)
         found.update(fetched)
     return found
 

@@ -132,7 +132,7 @@ def test_every_curated_hostile_description_is_refused_with_a_message_or_accepted
 
 
 _GENERATED = hypothesis_settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
