@@ -58,7 +58,9 @@ while BCC is called:
   run that made the change writes the audit row.
 
 Deleting is idempotent (a key pair already gone counts as deleted), and a claimed key pair
-whose delete failed is deleted by the next run without a second lookup.
+whose delete failed is deleted by the next run without a second lookup. Anything that stops a
+lookup or a delete (BCC unreachable, a refused delete, a region no longer in ``BCC_REGIONS``)
+leaves the request open with a reason, and the other requests are still reconciled.
 """
 
 from __future__ import annotations
@@ -186,7 +188,7 @@ def keypair_reconcile(
     if not claimed:
         try:
             listed = get_client(current.region).list_keypairs(name=current.name)
-        except (errors.BccError, ImproperlyConfigured) as error:
+        except (errors.BccError, ImproperlyConfigured, ValueError) as error:
             return run.stays_open(Verdict.FAILED, f"BCC could not be asked: {error}")
         verdict, claimed = run.claim(listed)
         if verdict is not None:
@@ -197,7 +199,7 @@ def keypair_reconcile(
     except errors.BccApiError as error:
         if error.code != errors.KEYPAIR_NOT_EXIST:  # already gone: someone deleted it first
             return run.stays_open(Verdict.FAILED, f"deleting {claimed} failed: {error}", keypair_id=claimed)
-    except (errors.BccError, ImproperlyConfigured) as error:
+    except (errors.BccError, ImproperlyConfigured, ValueError) as error:
         return run.stays_open(Verdict.FAILED, f"deleting {claimed} failed: {error}", keypair_id=claimed)
     return run.settle_deleted(claimed)
 

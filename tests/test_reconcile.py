@@ -284,6 +284,23 @@ def test_when_bcc_cannot_be_asked_it_stays_unknown_and_the_command_fails(alice, 
     assert not AuditEvent.objects.exists()
 
 
+def test_one_request_that_cannot_be_reconciled_does_not_stop_the_others(alice, portal_on_sandbox, settings):
+    stranded = open_request(alice, region="gz")
+    keypair_request = open_request(alice)
+    made_in_bcc()
+    settings.BCC_REGIONS = ["bj"]  # gz was offered when the create was made
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="1 of 2 open creates could not be reconciled"):
+        call_command("reconcile", stdout=out)
+
+    stranded.refresh_from_db()
+    keypair_request.refresh_from_db()
+    assert stranded.status == Status.UNKNOWN
+    assert keypair_request.status == Status.RECONCILED
+    assert "BCC region 'gz' is not one of BCC_REGIONS" in out.getvalue()
+
+
 def test_a_delete_bcc_refuses_is_retried_without_a_second_lookup(alice, portal_on_sandbox):
     keypair_request = open_request(alice)
     orphan = made_in_bcc()
