@@ -83,6 +83,13 @@ def recreate_postgres_database(database: str = POSTGRES_DATABASE) -> str:
     return postgres_url(database)
 
 
+def postgres_database_exists(database: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as connection:
+        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is not None
+
+
 def postgres_available() -> bool:
     try:
         import psycopg

@@ -8,15 +8,19 @@ What runs, all on loopback:
   on its own servers, not on this 2-core machine; see bench.bcc_client for their cost);
 - gunicorn with the repository's ``portal/gunicorn.conf.py`` (2 gthread workers, 4 threads
   each) plus timing hooks (``bench/gunicorn_bench.conf.py``), DEBUG off, INFO logging on, a
-  fresh database (temporary SQLite file, or a fresh PostgreSQL database);
-- ``--users`` threads, each a signed-in local user with its own ``requests.Session``, each
-  doing ``--cycles`` times what a developer does: open the form, create (POST, redirected),
-  open the result page, download the private key (POST).
+  fresh database (SQLite in ``var/bench/portal_sqlite/``, or PostgreSQL ``portal_bench_load``);
+- signed-in local users, each a thread with its own ``requests.Session``, each doing what a
+  developer does, in a cycle: open the form, create (POST, redirected), open the result
+  page, download the private key (POST). First one user alone (``--alone-cycles``): what a
+  request costs when nothing queues. Then ``--users`` at once in a closed loop, for
+  ``--runs`` rounds of ``--cycles`` cycles each: throughput, and latency with queueing on
+  2 cores shared by gunicorn, the sandbox and this load generator.
 
-Reported: throughput (cycles and requests per second), latency p50/p95/p99 per step as the
-user sees it, and the portal's own overhead: each request's latency minus the time its
-worker spent in BCC calls (measured inside the worker around the BCC client, joined by
-X-Request-ID). Targets (issue 6): overhead p50 <= 10 ms per create, <= 5 ms per download.
+Reported per phase: throughput (cycles and requests per second), latency p50/p95/p99 per
+step as the user sees it, and the portal's own overhead: each request's latency minus the
+time its worker spent in BCC calls (measured inside the worker around the BCC client,
+joined by X-Request-ID); also the time inside the worker and the CPU its thread used.
+Targets (issue 6): overhead p50 <= 10 ms per create, <= 5 ms per download.
 
 Then memory: more page views (home and "My key pairs") until every worker has served at
 least 1,000 requests, and each worker's resident memory (VmRSS). Target: <= 80 MB. The
@@ -342,12 +346,37 @@ def summarise(samples: list[Sample], timings: dict[str, tuple[float, float, floa
     return by_step
 
 
+def measure_phase(gunicorn: Gunicorn, users: list[PortalUser], *, cycles: int, rounds: int, first: int) -> dict:
+    """``rounds`` rounds of ``cycles`` cycles per user, all users at once: throughput and per-step figures."""
+    per_round, samples, errors = [], [], []
+    for number in range(rounds):
+        start = first + number * 1000
+        runs, seconds = run_users(users, lambda user, run, start=start: user.cycles(run, cycles, first=start))
+        done = sum(run.cycles for run in runs)
+        requests_made = sum(len(run.samples) for run in runs)
+        per_round.append({"cycles_per_second": done / seconds, "requests_per_second": requests_made / seconds})
+        samples += [sample for run in runs for sample in run.samples]
+        errors += [error for run in runs for error in run.errors]
+    time.sleep(0.5)  # post_request lines are written after the response has gone
+    return {
+        "users": len(users),
+        "cycles_per_user_and_round": cycles,
+        "rounds": rounds,
+        "cycles_per_second": Summary.of([r["cycles_per_second"] for r in per_round]),
+        "requests_per_second": Summary.of([r["requests_per_second"] for r in per_round]),
+        "steps": summarise(samples, gunicorn.server_timings()),
+        "errors": errors[:10],
+        "error_count": len(errors),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--users", type=int, default=8)
-    parser.add_argument("--cycles", type=int, default=30, help="create + download cycles per user")
-    parser.add_argument("--runs", type=int, default=3, help="measured rounds (each --cycles per user)")
+    parser.add_argument("--cycles", type=int, default=30, help="create + download cycles per user and round")
+    parser.add_argument("--runs", type=int, default=3, help="rounds with every user at once")
+    parser.add_argument("--alone-cycles", type=int, default=60, help="cycles of one user alone, first")
     parser.add_argument("--profile", action="store_true", help="sample the workers with py-spy; print the top")
     parser.add_argument(
         "--setting", action="append", default=[], metavar="NAME=VALUE", help="an environment setting for the portal"
@@ -370,20 +399,12 @@ def main(argv: list[str] | None = None) -> dict:
         for user in users:
             user.sign_in()
         run_users(users, lambda user, run: user.cycles(run, 3, first=-3))  # warm-up
-        rounds, all_samples, errors = [], [], []
         profiler = Profiler(gunicorn.worker_pids(), workdir) if args.profile else None
-        for round_number in range(args.runs):
-            runs, seconds = run_users(
-                users, lambda user, run, r=round_number: user.cycles(run, args.cycles, first=r * 1000)
-            )
-            cycles = sum(run.cycles for run in runs)
-            requests_made = sum(len(run.samples) for run in runs)
-            rounds.append({"cycles_per_second": cycles / seconds, "requests_per_second": requests_made / seconds})
-            all_samples += [sample for run in runs for sample in run.samples]
-            errors += [error for run in runs for error in run.errors]
-        time.sleep(0.5)  # post_request lines are written after the response
+        # One user alone: what each request costs when nothing queues behind anything.
+        alone = measure_phase(gunicorn, users[:1], cycles=args.alone_cycles, rounds=1, first=100_000)
+        # Everyone at once, in a closed loop: throughput, and latency with queueing.
+        together = measure_phase(gunicorn, users, cycles=args.cycles, rounds=args.runs, first=200_000)
         profile = profiler.stop() if profiler else []
-        steps = summarise(all_samples, gunicorn.server_timings())
 
         # Memory: keep browsing until every worker has served enough requests (the kernel
         # hands connections to whichever worker accepts first, so the split is uneven).
@@ -399,39 +420,54 @@ def main(argv: list[str] | None = None) -> dict:
     results = {
         "database": args.database,
         "settings": settings,
-        "users": args.users,
-        "cycles_per_user_and_round": args.cycles,
-        "rounds": args.runs,
-        "cycles_per_second": Summary.of([r["cycles_per_second"] for r in rounds]),
-        "requests_per_second": Summary.of([r["requests_per_second"] for r in rounds]),
-        "steps": steps,
-        "errors": errors[:10],
-        "error_count": len(errors),
+        "one_user": alone,
+        "all_users": together,
         "worker_rss_mb_at_start": rss_at_start,
         "worker_rss_mb_after_load": rss_after_load,
         "worker_rss_mb": rss_final,
         "worker_requests_served": counts,
-        "targets": {"create_overhead_p50_ms": CREATE_TARGET_MS, "download_overhead_p50_ms": DOWNLOAD_TARGET_MS},
+        "targets": {
+            "create_overhead_p50_ms": CREATE_TARGET_MS,
+            "download_overhead_p50_ms": DOWNLOAD_TARGET_MS,
+            "worker_rss_mb": RSS_TARGET_MB,
+        },
     }
-    results["create_target_met"] = steps["create"]["overhead_ms"]["p50"] <= CREATE_TARGET_MS
-    results["download_target_met"] = steps["download"]["overhead_ms"]["p50"] <= DOWNLOAD_TARGET_MS
+    for phase in ("one_user", "all_users"):
+        steps = results[phase]["steps"]
+        results[phase]["create_target_met"] = steps["create"]["overhead_ms"]["p50"] <= CREATE_TARGET_MS
+        results[phase]["download_target_met"] = steps["download"]["overhead_ms"]["p50"] <= DOWNLOAD_TARGET_MS
     # Judged on the workers that served at least 1,000 requests (the issue's condition).
     served = [rss for pid, rss in rss_final.items() if counts.get(pid, 0) >= MEMORY_REQUESTS_PER_WORKER]
     results["memory_target_met"] = bool(served) and max(served) <= RSS_TARGET_MB
 
-    heading(
-        f"Portal: create + download through gunicorn (2 workers x 4 threads), {args.users} users,"
-        f" {args.database}, sandbox with a key pool"
-    )
-    line("cycles (form, create, page, download) /s", results["cycles_per_second"].text("/s", 1))
-    line("requests /s", results["requests_per_second"].text("/s", 1))
-    for step, figures in steps.items():
-        client, bcc, overhead, worker = (
-            figures["client_ms"],
-            figures["bcc_ms"],
-            figures["overhead_ms"],
-            figures["worker_overhead_ms"],
+    heading(f"Portal: create + download through gunicorn (2 workers x 4 threads), {args.database}, sandbox key pool")
+    if settings:
+        line("settings", " ".join(f"{name}={value}" for name, value in settings.items()))
+    for phase, label in (("one_user", "one user alone"), ("all_users", f"{args.users} users at once")):
+        print_phase(label, results[phase])
+    for pid, rss in rss_final.items():
+        line(
+            f"worker {pid}: RSS after {counts.get(pid, 0)} requests",
+            f"{rss:.1f} MB (at start {rss_at_start.get(pid, 0):.1f}, after the load rounds"
+            f" {rss_after_load.get(pid, 0):.1f})",
         )
+    line(f"target: worker RSS <= {RSS_TARGET_MB:.0f} MB", verdict(results["memory_target_met"]))
+    if profile:
+        total = profile[0][0]
+        print("    -- py-spy, share of worker samples with the function anywhere on the stack (top 40)")
+        for count, frame in profile[:40]:
+            print(f"      {count / total:6.1%}  {frame[:150]}")
+    write_results(f"portal_{args.database}", results)
+    return results
+
+
+def print_phase(label: str, phase: dict) -> None:
+    print(f"    -- {label} ({phase['rounds']} round(s) of {phase['cycles_per_user_and_round']} cycles per user)")
+    line("cycles (form, create, page, download) /s", phase["cycles_per_second"].text("/s", 1))
+    line("requests /s", phase["requests_per_second"].text("/s", 1))
+    for step, figures in phase["steps"].items():
+        client, bcc, overhead = figures["client_ms"], figures["bcc_ms"], figures["overhead_ms"]
+        worker, cpu = figures["worker_overhead_ms"], figures["worker_cpu_ms"]
         line(
             f"{step}: latency p50/p95/p99",
             f"{client['p50']:.1f} / {client['p95']:.1f} / {client['p99']:.1f} ms (n={client['count']})",
@@ -446,26 +482,11 @@ def main(argv: list[str] | None = None) -> dict:
             f"{step}: in-worker overhead p50/p95/p99",
             f"{worker['p50']:.1f} / {worker['p95']:.1f} / {worker['p99']:.1f} ms",
         )
-        cpu = figures["worker_cpu_ms"]
         line(f"{step}: worker CPU p50/p95/p99", f"{cpu['p50']:.1f} / {cpu['p95']:.1f} / {cpu['p99']:.1f} ms")
-    line(f"target: create overhead p50 <= {CREATE_TARGET_MS:.0f} ms", verdict(results["create_target_met"]))
-    line(f"target: download overhead p50 <= {DOWNLOAD_TARGET_MS:.0f} ms", verdict(results["download_target_met"]))
-    for pid, rss in rss_final.items():
-        line(
-            f"worker {pid}: RSS after {counts.get(pid, 0)} requests",
-            f"{rss:.1f} MB (at start {rss_at_start.get(pid, 0):.1f}, after the load rounds"
-            f" {rss_after_load.get(pid, 0):.1f})",
-        )
-    line(f"target: worker RSS <= {RSS_TARGET_MB:.0f} MB", verdict(results["memory_target_met"]))
-    if errors:
-        line("errors", f"{len(errors)}, first: {errors[0]}")
-    if profile:
-        total = profile[0][0]
-        print("    -- py-spy, share of worker samples with the function anywhere on the stack (top 40)")
-        for count, frame in profile[:40]:
-            print(f"      {count / total:6.1%}  {frame[:150]}")
-    write_results(f"portal_{args.database}", results)
-    return results
+    line(f"target: create overhead p50 <= {CREATE_TARGET_MS:.0f} ms", verdict(phase["create_target_met"]))
+    line(f"target: download overhead p50 <= {DOWNLOAD_TARGET_MS:.0f} ms", verdict(phase["download_target_met"]))
+    if phase["error_count"]:
+        line("errors", f"{phase['error_count']}, first: {phase['errors'][0]}")
 
 
 if __name__ == "__main__":
