@@ -1,17 +1,42 @@
-"""Read-only admin for the audit log and create attempts.
+"""Read-only admin: the auditors' review of the audit log, and the create attempts.
 
 Nothing here can add, change or delete, not even for a superuser: the audit log is
 append-only by design, and a create attempt's record is evidence. ``Delivery`` is not
 registered at all, so no admin page can ever show a ciphertext, salt or token hash.
+
+Who sees what (``portal/auth/roles.py``): auditors have view permission on audit events
+only; portal admins also on create attempts, users and groups; developers are not staff
+and never reach the admin.
+
+The audit log's pages are built for a million rows and more (``keypairs/audit_review.py``):
+no ``COUNT(*)`` over the table, no ``SELECT DISTINCT`` for the region filter or the date
+hierarchy, a search made of exact matches on indexed columns, and no facet counts. The list
+shows whether the chain verified when last checked, with a button to check again, and the
+filtered set can be exported as a streamed CSV, itself recorded in the log.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.utils import timezone
+import datetime
 
-from keypairs.audit import SIGNED_FIELDS
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.http import content_disposition_header
+from django.utils.text import capfirst
+from django.views.decorators.http import require_GET, require_POST
+
+from keypairs import audit_review
+from keypairs.audit import SIGNED_FIELDS, audit_record
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
+
+EXPORT_DETAIL = "CSV export of the audit log; filters: {filters}"
+MAX_EVENT_ID = 2**63 - 1
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -29,6 +54,107 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class RegionFilter(admin.SimpleListFilter):
+    """The configured regions: Django's default would run SELECT DISTINCT region over the whole log."""
+
+    title = "region"
+    parameter_name = "region"
+
+    def lookups(self, request, model_admin):
+        return [(region, region) for region in settings.BCC_REGIONS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(region=self.value()) if self.value() else queryset
+
+
+class AuditEventChangeList(ChangeList):
+    """Adds ``date_choices``: the date hierarchy without scanning the log.
+
+    Django's hierarchy lists the years, months or days that hold events with ``SELECT
+    DISTINCT`` over every matching row. Here the span comes from the first and the newest
+    event (two primary-key lookups: ``created_at`` grows with the id along the chain), and
+    every year, month or day within it is offered; a day without events shows an empty list.
+    """
+
+    date_field = "created_at"
+
+    def date_choices(self) -> dict:
+        first, last = self._span()
+        if first is None:
+            return {"show": False}
+        year_field, month_field, day_field = (f"{self.date_field}__{part}" for part in ("year", "month", "day"))
+        try:
+            year = int(self.params.get(year_field, 0))
+            month = int(self.params.get(month_field, 0))
+            day = int(self.params.get(day_field, 0))
+        except ValueError:
+            return {"show": False}
+        if not year and first.year == last.year:
+            # Like Django's: a span within one year (or month) opens at that year (or month).
+            year = first.year
+            if first.month == last.month:
+                month = first.month
+
+        def link(filters):
+            return self.get_query_string(filters, [f"{self.date_field}__"])
+
+        if year and month and day:
+            chosen = datetime.date(year, month, day)
+            return {
+                "show": True,
+                "back": {"link": link({year_field: year, month_field: month}), "title": _month_title(chosen)},
+                "choices": [{"title": capfirst(formats.date_format(chosen, "MONTH_DAY_FORMAT"))}],
+            }
+        if year and month:
+            days = _days(year, month, first, last)
+            return {
+                "show": True,
+                "back": {"link": link({year_field: year}), "title": str(year)},
+                "choices": [
+                    {
+                        "link": link({year_field: year, month_field: month, day_field: day.day}),
+                        "title": capfirst(formats.date_format(day, "MONTH_DAY_FORMAT")),
+                    }
+                    for day in days
+                ],
+            }
+        if year:
+            months = [m for m in range(1, 13) if (first.year, first.month) <= (year, m) <= (last.year, last.month)]
+            return {
+                "show": True,
+                "back": {"link": link({}), "title": "All dates"},
+                "choices": [
+                    {
+                        "link": link({year_field: year, month_field: m}),
+                        "title": _month_title(datetime.date(year, m, 1)),
+                    }
+                    for m in months
+                ],
+            }
+        return {
+            "show": True,
+            "choices": [{"link": link({year_field: y}), "title": str(y)} for y in range(first.year, last.year + 1)],
+        }
+
+    def _span(self) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+        times = AuditEvent.objects.values_list(self.date_field, flat=True)
+        first, last = times.order_by("id").first(), times.order_by("-id").first()
+        if first is None or last is None:
+            return None, None
+        return timezone.localtime(first), timezone.localtime(last)
+
+
+def _month_title(day: datetime.date) -> str:
+    return capfirst(formats.date_format(day, "YEAR_MONTH_FORMAT"))
+
+
+def _days(year: int, month: int, first: datetime.datetime, last: datetime.datetime) -> list[datetime.date]:
+    start = datetime.date(year, month, 1)
+    end = (start + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    start, end = max(start, first.date()), min(end, last.date())
+    return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = (
@@ -42,16 +168,88 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "keypair_id",
         "bcc_request_id",
     )
-    list_filter = ("action", "outcome", "is_security_event", "region")
-    # "=" makes exact lookups the indexes can answer; ids are pasted whole, names are typed in part.
-    search_fields = ("=keypair_id", "=bcc_request_id", "=portal_request_id", "=actor_username", "keypair_name")
+    list_filter = ("action", "outcome", "is_security_event", RegionFilter, ("created_at", admin.DateFieldListFilter))
+    # Shown as the search box's help; get_search_results does the matching.
+    search_fields = ("actor_username", "keypair_name", "keypair_id", "bcc_request_id", "portal_request_id")
+    search_help_text = (
+        "Exact match, case sensitive: an actor, a key pair name or id, a BCC or portal request id, an event number."
+    )
     date_hierarchy = "created_at"
     ordering = ("-id",)
     # Every column, in chain order; the signed ones are not form fields, so list them.
     fields = readonly_fields = (*SIGNED_FIELDS, "prev_hash", "row_hash")
     list_per_page = 100
-    # COUNT(*) over millions of rows on every page view is slow; "Show all" is not needed.
+    paginator = audit_review.AuditEventPaginator
+    # No second COUNT(*) for "N total", and no per-choice counts beside the filters.
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_changelist(self, request, **kwargs):
+        return AuditEventChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact matches on indexed columns only: a ``LIKE '%term%'`` would read every row.
+
+        Case matters, as it does for BCC's names and ids. A whole number also matches the
+        event's own number.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q()
+        for field in self.search_fields:
+            match |= Q(**{field: term})
+        if term.isdigit() and int(term) <= MAX_EVENT_ID:
+            match |= Q(id=int(term))
+        return queryset.filter(match), False
+
+    def get_urls(self):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("export/", self.admin_site.admin_view(require_GET(self.export_view)), name=f"{info}_export"),
+            path("verify/", self.admin_site.admin_view(require_POST(self.verify_view)), name=f"{info}_verify"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "chain_status": audit_review.chain_status()}
+        return super().changelist_view(request, extra_context)
+
+    @staticmethod
+    def _filters_of(request: HttpRequest) -> str:
+        return request.GET.urlencode() or "none"
+
+    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
+        """The events the list shows (same filters, search and order), all of them, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        events = changelist.get_queryset(request)
+        # Recorded before the first row leaves: an export cut short was still an export.
+        audit_record(
+            action=AuditEvent.Action.EXPORTED,
+            outcome=AuditEvent.Outcome.SUCCESS,
+            actor=request.user,
+            request=request,
+            detail=EXPORT_DETAIL.format(filters=self._filters_of(request)),
+        )
+        response = StreamingHttpResponse(audit_review.csv_lines(events), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=audit_review.export_file_name()
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def verify_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        """Verify the whole chain now (slow: about 26 s a million events) and show the result."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        status = audit_review.verify_and_remember()
+        if status is None:
+            self.message_user(request, audit_review.ALREADY_RUNNING_MESSAGE, messages.WARNING)
+        else:
+            self.message_user(request, status.message, messages.SUCCESS if status.ok else messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:keypairs_auditevent_changelist"))
 
 
 @admin.register(KeyPairRequest)
@@ -62,6 +260,8 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     # The one-time form token is the user's, not a reviewer's concern.
     exclude = ("form_token_hash",)
     readonly_fields = ("public_id", "created_at", "download")

@@ -38,13 +38,14 @@ from django.views.generic import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from portal.auth import audit_hooks, discovery, identities, modes, refusals
+from portal.auth import audit_hooks, discovery, identities, jwks, modes, refusals
 from portal.auth.views import NO_ACCESS_SESSION_KEY, landing_url, provider_unavailable_response
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 NONCE_PROBLEM = "its nonce does not match this sign-in"
+UNKNOWN_KEY_PROBLEM = "it is signed with a key the provider does not publish"
 AZP_PROBLEM = "it names several audiences but not this portal as its authorized party"
 # The provider's error code is shown and audited; only its harmless characters are kept.
 _ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -70,6 +71,7 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
 
     get_settings = staticmethod(_setting)
 
+    # The library's attribute names, resolved when a sign-in reads them.
     @property
     def OIDC_OP_TOKEN_ENDPOINT(self) -> str:
         return discovery.endpoint("token_endpoint")
@@ -102,6 +104,11 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
         except discovery.DiscoveryError as error:
             logger.warning("OIDC sign-in failed: %s", error)
             refusals.note(request, refusals.PROVIDER_UNREACHABLE)
+        except requests.HTTPError as error:
+            # A refused code exchange (say, a wrong PKCE verifier or client secret), or user info.
+            status = error.response.status_code if error.response is not None else "?"
+            logger.warning("OIDC sign-in refused by the provider: HTTP %s", status)
+            refusals.note(request, refusals.PROVIDER_REFUSED.format(status=status))
         except requests.RequestException as error:
             # The exception's text may quote the provider's answer; its type is enough here.
             logger.warning("OIDC sign-in failed talking to the provider: %s", type(error).__name__)
@@ -115,6 +122,8 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
     def verify_token(self, token: str, **kwargs) -> dict:
         """The ID token's claims, once everything in the module docstring holds; else SuspiciousOperation."""
         try:
+            if jwt.get_unverified_header(token).get("alg") != self.OIDC_RP_SIGN_ALGO:
+                raise jwt.InvalidAlgorithmError("algorithm not allowed")
             payload = jwt.decode(
                 token,
                 self._signing_key(token),
@@ -138,10 +147,19 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
             return self.OIDC_RP_CLIENT_SECRET
         if settings.OIDC_RP_IDP_SIGN_KEY:
             return settings.OIDC_RP_IDP_SIGN_KEY
+        ca_bundle = settings.OIDC_VERIFY_SSL if isinstance(settings.OIDC_VERIFY_SSL, str) else None
+        client = jwks.client_for(
+            self.OIDC_OP_JWKS_ENDPOINT,
+            lifespan=settings.OIDC_JWKS_CACHE_SECONDS,
+            timeout=settings.OIDC_TIMEOUT,
+            ca_bundle=ca_bundle,
+        )
         try:
-            return self.retrieve_matching_jwk(token)
-        except (jwt.InvalidTokenError, KeyError, ValueError) as error:
-            raise SuspiciousOperation(refusals.INVALID_ID_TOKEN.format(problem="its signing key is unknown")) from error
+            return jwks.signing_key(client, token)
+        except jwt.PyJWKClientConnectionError as error:
+            raise discovery.DiscoveryError(refusals.PROVIDER_UNREACHABLE) from error
+        except (jwt.PyJWTError, KeyError, ValueError) as error:
+            raise SuspiciousOperation(refusals.INVALID_ID_TOKEN.format(problem=UNKNOWN_KEY_PROBLEM)) from error
 
     def get_userinfo(self, access_token: str, id_token: str, payload: dict) -> dict:
         userinfo = super().get_userinfo(access_token, id_token, payload)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ from django.contrib import auth
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest, HttpResponse
 
-from portal.auth import audit_hooks, identities, modes, refusals
+from portal.auth import audit_hooks, identities, jwks, modes, refusals
 from portal.auth.views import no_access_response
 
 logger = logging.getLogger(__name__)
@@ -98,6 +97,9 @@ def verify_assertion(token: str | None) -> dict[str, Any]:
     if len(token) > MAX_ASSERTION_LENGTH or not _COMPACT_JWS.fullmatch(token):
         raise AssertionRefused(MALFORMED)
     try:
+        # Before any key is looked up: a token in another algorithm is refused as such.
+        if jwt.get_unverified_header(token).get("alg") not in settings.PROXY_JWT_ALGORITHMS:
+            raise AssertionRefused(BAD_ALGORITHM)
         return jwt.decode(
             token,
             _verification_key(token),
@@ -133,14 +135,14 @@ def _reason(error: jwt.PyJWTError) -> str:
 
 # --- Keys -------------------------------------------------------------------------------
 
-_clients_lock = threading.Lock()
-_jwks_clients: dict[str, jwt.PyJWKClient] = {}
-
 
 def _verification_key(token: str):
     if settings.PROXY_JWT_PUBLIC_KEY:
         return _public_key_text(settings.PROXY_JWT_PUBLIC_KEY)
-    return _jwks_client(settings.PROXY_JWKS_URL).get_signing_key_from_jwt(token)
+    client = jwks.client_for(
+        settings.PROXY_JWKS_URL, lifespan=settings.PROXY_JWKS_CACHE_SECONDS, timeout=settings.PROXY_JWKS_TIMEOUT
+    )
+    return jwks.signing_key(client, token)
 
 
 def _public_key_text(value: str) -> str:
@@ -150,24 +152,9 @@ def _public_key_text(value: str) -> str:
     return Path(value).read_text()
 
 
-def _jwks_client(url: str) -> jwt.PyJWKClient:
-    """One client per URL for the process: it caches the key set for PROXY_JWKS_CACHE_SECONDS and
-    refetches at most once per cooldown for an unknown key id, so forged ``kid``s cannot hammer
-    the proxy."""
-    with _clients_lock:
-        client = _jwks_clients.get(url)
-        if client is None:
-            client = jwt.PyJWKClient(
-                url, cache_jwk_set=True, lifespan=settings.PROXY_JWKS_CACHE_SECONDS, timeout=settings.PROXY_JWKS_TIMEOUT
-            )
-            _jwks_clients[url] = client
-        return client
-
-
 def forget_keys() -> None:
     """Drop cached key sets (tests; or after the proxy rotated its keys)."""
-    with _clients_lock:
-        _jwks_clients.clear()
+    jwks.forget()
 
 
 # --- Backend and middleware ---------------------------------------------------------------

@@ -17,6 +17,7 @@ ACCOUNT_DISABLED = "This portal account is deactivated."
 WRONG_PASSWORD = "Wrong user name or password, or the account is deactivated."  # noqa: S105 - a message
 NO_SUBJECT = "The identity has no subject (sub claim)."
 PROVIDER_UNREACHABLE = "The identity provider could not be reached."
+PROVIDER_REFUSED = "The identity provider refused the portal's request (HTTP {status})."
 PROVIDER_ERROR = "The identity provider did not sign the person in ({error})."
 STALE_CALLBACK = "The sign-in answer did not match a sign-in started in this browser (stale or forged)."
 INVALID_ID_TOKEN = "The identity provider's ID token was refused: {problem}."  # noqa: S105 - a message

@@ -66,23 +66,32 @@ CLAIM_SETTINGS = {
 
 
 def sync_role_groups(*, using: str = "default") -> dict[Role, Group]:
-    """Create the role groups if needed and give each exactly its permissions."""
+    """Create the role groups if needed and give each exactly its permissions (a few queries)."""
+    wanted = {role: {_natural_key(name) for name in names} for role, names in PERMISSIONS.items()}
+    needed = set().union(*wanted.values())
+    permissions = {
+        (permission.content_type.app_label, permission.codename): permission
+        for permission in Permission.objects.using(using)
+        .select_related("content_type")
+        .filter(codename__in={codename for _, codename in needed})
+        if (permission.content_type.app_label, permission.codename) in needed
+    }
+    existing = {group.name: group for group in Group.objects.using(using).filter(name__in=GROUP_NAMES.values())}
+    through = Group.permissions.through.objects.using(using)
+    held = set(through.filter(group__in=existing.values()).values_list("group_id", "permission_id"))
     groups = {}
     for role, group_name in GROUP_NAMES.items():
-        group, _ = Group.objects.using(using).get_or_create(name=group_name)
-        wanted = _permissions(PERMISSIONS[role], using=using)
-        if set(group.permissions.all()) != set(wanted):
-            group.permissions.set(wanted)
+        group = existing.get(group_name) or Group.objects.using(using).create(name=group_name)
+        target = [permissions[key] for key in wanted[role]]
+        if {(group.pk, permission.pk) for permission in target} != {pair for pair in held if pair[0] == group.pk}:
+            group.permissions.set(target)
         groups[role] = group
     return groups
 
 
-def _permissions(names: Iterable[str], *, using: str) -> list[Permission]:
-    permissions = []
-    for name in names:
-        app_label, codename = name.split(".")
-        permissions.append(Permission.objects.using(using).get(content_type__app_label=app_label, codename=codename))
-    return permissions
+def _natural_key(name: str) -> tuple[str, str]:
+    app_label, codename = name.split(".")
+    return app_label, codename
 
 
 def roles_of(user) -> set[Role]:
@@ -102,11 +111,9 @@ def assign_roles(user, roles: Iterable[Role]) -> None:
     """
     roles = set(roles)
     groups = sync_role_groups()
-    for role, group in groups.items():
-        if role in roles:
-            user.groups.add(group)
-        else:
-            user.groups.remove(group)
+    role_group_ids = {group.pk for group in groups.values()}
+    others = [group for group in user.groups.all() if group.pk not in role_group_ids]
+    user.groups.set(others + [groups[role] for role in roles])
     is_staff = bool(roles & STAFF_ROLES) or user.is_superuser
     if user.is_staff != is_staff:
         user.is_staff = is_staff

@@ -1,0 +1,369 @@
+"""The auditors' review in the admin: list, filters, search, dates, detail, CSV export, chain status.
+
+Auditors (and portal admins) read the audit log; nobody, not even a superuser, adds,
+changes or deletes an event. The list stays cheap however long the log grows: a bounded
+number of queries, no COUNT(*) over the table, no SELECT DISTINCT. The export streams the
+filtered events as CSV and is itself recorded in the log. The list says whether the chain
+verified when last checked, and can check again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from keypairs import audit_review
+from keypairs.admin import AuditEventAdmin
+from keypairs.audit import SIGNED_FIELDS, audit_record
+from keypairs.models import AuditEvent
+from portal.auth.roles import Role
+from tests.auth_people import person
+from tests.people import signed_in
+
+CHANGELIST = reverse("admin:keypairs_auditevent_changelist")
+EXPORT = reverse("admin:keypairs_auditevent_export")
+VERIFY = reverse("admin:keypairs_auditevent_verify")
+
+
+@contextmanager
+def clock(when: datetime):
+    """Events recorded inside get ``when`` as their time."""
+    from unittest import mock
+
+    with mock.patch("keypairs.audit.timezone.now", return_value=when):
+        yield
+
+
+def record(when: datetime | None = None, **fields) -> AuditEvent:
+    fields = {"action": "created", "outcome": "success", "actor_username": "alice", **fields}
+    if when is None:
+        return audit_record(**fields)
+    with clock(when):
+        return audit_record(**fields)
+
+
+@pytest.fixture
+def auditor(db):
+    return signed_in(person("audrey", Role.AUDITOR))
+
+
+@pytest.fixture
+def log(db):
+    """A small log across two months and three regions."""
+    return [
+        record(datetime(2026, 9, 30, 23, 0, tzinfo=UTC), keypair_name="old-key", keypair_id="k-old", region="gz"),
+        record(datetime(2026, 10, 2, 9, 0, tzinfo=UTC), action="failed", outcome="failure", region="bj",
+               keypair_name="web", bcc_request_id="req-failed", bcc_error_code="QuotaExceeded"),
+        record(datetime(2026, 10, 2, 10, 0, tzinfo=UTC), action="download_refused", outcome="denied",
+               actor_username="bob", keypair_name="web", keypair_id="k-web", is_security_event=True, region="bj"),
+        record(datetime(2026, 10, 5, 8, 0, tzinfo=UTC), action="downloaded", keypair_name="web", keypair_id="k-web",
+               region="su", bcc_request_id="req-web", user_agent="=HYPERLINK(\"http://evil\")"),
+    ]  # fmt: skip
+
+
+def shown(response) -> list[int]:
+    return [event.pk for event in response.context["cl"].result_list]
+
+
+# --- The list ------------------------------------------------------------------------------------------
+
+
+def test_the_list_shows_the_columns_an_auditor_needs_newest_first(auditor, log):
+    response = auditor.get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert shown(response) == [event.pk for event in reversed(log)]
+    headers = [header.strip() for header in response.context["cl"].list_display]
+    assert headers == [
+        "created_at",
+        "actor_username",
+        "action",
+        "outcome",
+        "is_security_event",
+        "region",
+        "keypair_name",
+        "keypair_id",
+        "bcc_request_id",
+    ]
+    page = response.content.decode()
+    for text in ("k-web", "req-web", "Download refused", "Denied", "bob"):
+        assert text in page
+    assert "4 audit events" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"action__exact": "failed"}, [1]),
+        ({"outcome__exact": "denied"}, [2]),
+        ({"region": "bj"}, [2, 1]),
+        ({"is_security_event__exact": "1"}, [2]),
+        ({"created_at__gte": "2026-10-02 00:00:00+00:00", "created_at__lt": "2026-10-03 00:00:00+00:00"}, [2, 1]),
+        ({"action__exact": "downloaded", "region": "su"}, [3]),
+    ],
+    ids=["action", "outcome", "region", "security-events", "date-range", "two-filters"],
+)
+def test_the_list_can_be_filtered(auditor, log, query, expected):
+    response = auditor.get(CHANGELIST, query)
+
+    assert response.status_code == 200
+    assert shown(response) == [log[index].pk for index in expected]
+
+
+def test_the_region_filter_offers_the_configured_regions_without_reading_the_log(auditor, log, settings):
+    response = auditor.get(CHANGELIST)
+
+    [region_filter] = [spec for spec in response.context["cl"].filter_specs if spec.title == "region"]
+    assert [value for value, _ in region_filter.lookup_choices] == settings.BCC_REGIONS
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [("bob", [2]), ("web", [3, 2, 1]), ("k-web", [3, 2]), ("req-failed", [1]), ("old-key", [0])],
+    ids=["actor", "key-pair-name", "key-pair-id", "bcc-request-id", "another-name"],
+)
+def test_the_list_can_be_searched_by_actor_name_id_or_request_id(auditor, log, term, expected):
+    response = auditor.get(CHANGELIST, {"q": term})
+
+    assert shown(response) == [log[index].pk for index in expected]
+
+
+def test_a_search_by_event_number_finds_that_event(auditor, log):
+    assert shown(auditor.get(CHANGELIST, {"q": str(log[1].pk)})) == [log[1].pk]
+
+
+def test_a_search_matches_whole_values_only_so_that_an_index_answers_it(auditor, log):
+    assert shown(auditor.get(CHANGELIST, {"q": "we"})) == []
+    assert shown(auditor.get(CHANGELIST, {"q": "K-WEB"})) == []
+
+
+def test_the_date_hierarchy_offers_the_logs_months_and_drills_down_to_a_day(auditor, log):
+    top = auditor.get(CHANGELIST).context["cl"].date_choices()
+    october = auditor.get(CHANGELIST, {"created_at__year": "2026", "created_at__month": "10"})
+    days = october.context["cl"].date_choices()
+    one_day = auditor.get(CHANGELIST, {"created_at__year": "2026", "created_at__month": "10", "created_at__day": "2"})
+
+    assert [choice["title"] for choice in top["choices"]] == ["September 2026", "October 2026"]
+    assert shown(october) == [log[3].pk, log[2].pk, log[1].pk]
+    assert [choice["title"] for choice in days["choices"]] == [f"October {day}" for day in range(1, 6)]
+    assert shown(one_day) == [log[2].pk, log[1].pk]
+    assert "created_at__day=2" in days["choices"][1]["link"]
+
+
+def test_the_date_hierarchy_is_hidden_for_an_empty_log(auditor, db):
+    response = auditor.get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert response.context["cl"].date_choices() == {"show": False}
+
+
+# --- Fast at any size ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def long_log(db):
+    return [record(keypair_name=f"key-{n}", region="bj" if n % 2 else "gz") for n in range(120)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"p": "2"}, {"region": "bj"}, {"q": "key-7"}, {"created_at__year": str(timezone.now().year)}],
+    ids=["first-page", "second-page", "filtered", "searched", "by-year"],
+)
+def test_the_list_takes_a_bounded_number_of_queries_and_never_scans_for_counts(
+    auditor, long_log, query, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(12) as captured:
+        response = auditor.get(CHANGELIST, query)
+
+    assert response.status_code == 200
+    statements = [entry["sql"].upper() for entry in captured.captured_queries]
+    assert not [sql for sql in statements if "DISTINCT" in sql]
+    counts = [sql for sql in statements if "COUNT(" in sql]
+    assert all("LIMIT" in sql for sql in counts), counts
+
+
+def test_the_whole_log_is_counted_from_the_chain_head_not_the_table(auditor, long_log):
+    response = auditor.get(CHANGELIST)
+
+    assert response.context["cl"].result_count == 120
+    assert "120 audit events" in response.content.decode()
+
+
+def test_a_large_filtered_set_is_counted_only_up_to_a_cap(auditor, long_log, monkeypatch):
+    monkeypatch.setattr(audit_review.AuditEventPaginator, "cap", 40)
+    monkeypatch.setattr(AuditEventAdmin, "list_per_page", 20)
+
+    response = auditor.get(CHANGELIST, {"region": "bj"})
+
+    assert response.context["cl"].paginator.is_capped
+    assert "More than 40 audit events" in response.content.decode()
+    assert len(shown(response)) == 20
+
+
+# --- One event -------------------------------------------------------------------------------------------
+
+
+def test_an_event_shows_all_its_fields(auditor, log):
+    event = log[1]
+
+    response = auditor.get(reverse("admin:keypairs_auditevent_change", args=[event.pk]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    for field in (*SIGNED_FIELDS, "prev_hash", "row_hash"):
+        assert AuditEvent._meta.get_field(field).verbose_name.capitalize() in page, field
+    for value in ("QuotaExceeded", "req-failed", event.row_hash, event.prev_hash):
+        assert value in page
+    assert 'name="_save"' not in page
+
+
+@pytest.mark.parametrize("who", ["auditor", "portal admin", "superuser"])
+def test_nobody_adds_changes_or_deletes_an_event(log, who):
+    user = {
+        "auditor": lambda: person("audrey", Role.AUDITOR),
+        "portal admin": lambda: person("pat", Role.PORTAL_ADMIN),
+        "superuser": lambda: person("root", superuser=True),
+    }[who]()
+    client = signed_in(user)
+    event = log[0]
+    change = reverse("admin:keypairs_auditevent_change", args=[event.pk])
+    delete = reverse("admin:keypairs_auditevent_delete", args=[event.pk])
+    add = reverse("admin:keypairs_auditevent_add")
+
+    answers = [
+        client.get(add).status_code,
+        client.post(add, {"action": "created", "outcome": "success"}).status_code,
+        client.post(change, {"action": "failed", "detail": "rewritten"}).status_code,
+        client.get(delete).status_code,
+        client.post(delete, {"post": "yes"}).status_code,
+    ]
+    bulk = client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"})
+
+    assert answers == [403] * 5
+    assert bulk.status_code == 200
+    assert b"delete_selected" not in client.get(CHANGELIST).content
+    assert AuditEvent.objects.count() == len(log)
+    assert AuditEvent.objects.get(pk=event.pk).row_hash == event.row_hash
+
+
+# --- CSV export ----------------------------------------------------------------------------------------------
+
+
+def rows_of(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_the_export_is_the_filtered_list_as_csv_newest_first(auditor, log):
+    response = auditor.get(EXPORT, {"region": "bj"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="audit-events-')
+    assert "no-store" in response["Cache-Control"]
+    header, *rows = rows_of(response)
+    assert header == list(audit_review.CSV_COLUMNS)
+    assert [int(row[0]) for row in rows] == [log[2].pk, log[1].pk]
+    first = dict(zip(header, rows[0], strict=True))
+    assert (first["action"], first["actor_username"], first["is_security_event"]) == ("download_refused", "bob", "True")
+    assert first["created_at"] == "2026-10-02T10:00:00+00:00"
+    assert first["row_hash"] == log[2].row_hash
+
+
+def test_the_export_follows_the_search_too(auditor, log):
+    _, *rows = rows_of(auditor.get(EXPORT, {"q": "req-failed"}))
+
+    assert [int(row[0]) for row in rows] == [log[1].pk]
+
+
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_defused(auditor, log):
+    header, *rows = rows_of(auditor.get(EXPORT, {"action__exact": "downloaded"}))
+
+    assert dict(zip(header, rows[0], strict=True))["user_agent"] == '\'=HYPERLINK("http://evil")'
+
+
+def test_the_export_is_recorded_in_the_audit_log(auditor, log):
+    response = auditor.get(EXPORT, {"region": "bj", "q": "web"}, HTTP_USER_AGENT="Firefox/140")
+    rows_of(response)
+
+    event = AuditEvent.objects.latest()
+    assert (event.action, event.outcome, event.actor_username) == ("exported", "success", "audrey")
+    assert event.detail == "CSV export of the audit log; filters: region=bj&q=web"
+    assert event.user_agent == "Firefox/140"
+
+
+def test_the_export_streams_rows_as_they_are_read(auditor, db, monkeypatch):
+    monkeypatch.setattr(audit_review, "CSV_CHUNK_SIZE", 7)
+    for n in range(30):
+        record(keypair_name=f"key-{n}")
+
+    def reads_of_rows(queries) -> list[str]:
+        # A plain SELECT on SQLite; DECLARE ... CURSOR FOR SELECT (a server-side cursor) on PostgreSQL.
+        return [
+            q["sql"] for q in queries if "SELECT" in q["sql"] and '"row_hash"' in q["sql"] and "INSERT" not in q["sql"]
+        ]
+
+    with CaptureQueriesContext(connection) as before_streaming:
+        response = auditor.get(EXPORT)
+    with CaptureQueriesContext(connection) as while_streaming:
+        lines = sum(1 for _ in response.streaming_content)
+
+    assert response.streaming
+    assert reads_of_rows(before_streaming.captured_queries) == []
+    assert reads_of_rows(while_streaming.captured_queries)
+    assert lines == 1 + 30 + 1  # the header, the events, and the export's own row
+
+
+def test_only_a_get_exports(auditor, log):
+    assert auditor.post(EXPORT).status_code == 405
+
+
+# --- Chain status --------------------------------------------------------------------------------------------
+
+
+def status_text(response) -> str:
+    page = response.content.decode()
+    return page.split('id="chain-status-text"', 1)[1].split("</p>", 1)[0]
+
+
+def test_the_list_says_when_the_chain_was_never_verified(auditor, log):
+    assert "has not been verified yet" in status_text(auditor.get(CHANGELIST))
+
+
+def test_verifying_shows_that_the_chain_holds_and_remembers_it(auditor, log):
+    response = auditor.post(VERIFY, follow=True)
+
+    assert response.redirect_chain == [(CHANGELIST, 302)]
+    assert "Audit chain verified: 4 events." in [str(message) for message in response.context["messages"]]
+    assert "verified on" in status_text(response) and ": 4 events" in status_text(response)
+    record(keypair_name="later")
+    assert "1 written since, not yet checked" in status_text(auditor.get(CHANGELIST))
+
+
+def test_a_tampered_chain_shows_as_broken(auditor, log):
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE keypairs_auditevent SET detail = 'rewritten' WHERE id = %s", [log[1].pk])
+
+    response = auditor.post(VERIFY, follow=True)
+
+    assert f"Event #{log[1].pk} was changed after it was written" in status_text(response)
+    assert "did NOT verify" in status_text(response)
+
+
+def test_a_verification_already_running_is_not_started_twice(auditor, log):
+    from django.core.cache import cache
+
+    cache.add(audit_review.VERIFY_LOCK_CACHE_KEY, True)
+
+    response = auditor.post(VERIFY, follow=True)
+
+    assert audit_review.ALREADY_RUNNING_MESSAGE in [str(message) for message in response.context["messages"]]
+    assert audit_review.chain_status() is None

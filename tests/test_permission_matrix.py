@@ -1,0 +1,198 @@
+"""Every URL of the portal and of the admin, for every kind of person: who gets what.
+
+The people: Alice and Bob are developers (Alice owns a key pair whose private key waits for
+download), an auditor, a portal admin, and someone anonymous. Each row is one URL and
+method; each cell the status code that person must get. Bob holds Alice's download cookie
+too (as if he had stolen it) and still never gets her key. A test checks that the table
+names every URL the project routes, so that a new view cannot go unlisted.
+
+Reading the admin columns: developers are not staff, so the admin sends them to its sign-in
+(302), which refuses them (403, admin_sign_in's row); auditors see the audit log only; portal
+admins see every record, view only; nobody adds, changes or deletes (403).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLResolver, get_resolver
+
+from keypairs.audit import audit_record
+from keypairs.delivery import delivery_create
+from keypairs.models import AuditEvent, Delivery, KeyPairRequest
+from keypairs.views import DOWNLOAD_COOKIE
+from portal.auth.roles import GROUP_NAMES, Role
+from tests.auth_people import person
+from tests.people import signed_in
+
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgO\n-----END RSA PRIVATE KEY-----\n"
+PEOPLE = ("alice", "bob", "auditor", "portal_admin", "anonymous")
+# Alice acts last, so that her download (which erases the key) comes after everyone else's try.
+ORDER = ("anonymous", "auditor", "portal_admin", "bob", "alice")
+
+D = (200, 200, 403, 403, 302)  # a developer's page
+STAFF_ONLY = (302, 302, 403, 403, 302)  # refused to every role (add, change, delete)
+AUDIT_LOG = (302, 302, 200, 200, 302)  # auditors and portal admins
+ADMIN_RECORDS = (302, 302, 403, 200, 302)  # portal admins only
+ADMIN_PAGE = (302, 302, 200, 200, 302)  # any staff
+
+# (route name, method, URL with {keypair} {event} {user} {group} {content_type}, codes in PEOPLE order)
+ROWS = [
+    # The portal
+    ("home", "get", "/", D),
+    ("health", "get", "/healthz", (200, 200, 200, 200, 200)),
+    ("keypair_list", "get", "/keypairs/", D),
+    ("keypair_create", "get", "/keypairs/new", D),
+    ("keypair_create", "post", "/keypairs/new", (400, 400, 403, 403, 302)),
+    ("keypair_detail", "get", "/keypairs/{keypair}/", (200, 404, 403, 403, 302)),
+    ("keypair_download", "post", "/keypairs/{keypair}/download", (200, 404, 403, 403, 302)),
+    ("keypair_report", "post", "/keypairs/{keypair}/report", (302, 404, 403, 403, 302)),
+    ("login", "get", "/accounts/login/", (302, 302, 302, 302, 200)),
+    ("logout", "post", "/accounts/logout/", (302, 302, 302, 302, 302)),
+    ("no_access", "get", "/accounts/no-access/", (403, 403, 403, 403, 403)),
+    ("oidc_authentication_init", "get", "/oidc/authenticate/", (404, 404, 404, 404, 404)),
+    ("oidc_authentication_callback", "get", "/oidc/callback/?code=c&state=s", (404, 404, 404, 404, 404)),
+    # The admin's own pages
+    ("admin_sign_in", "get", "/admin/login/", (403, 403, 302, 302, 302)),
+    ("admin:index", "get", "/admin/", ADMIN_PAGE),
+    ("admin:logout", "post", "/admin/logout/", (302, 302, 302, 302, 302)),
+    ("admin:password_change", "get", "/admin/password_change/", ADMIN_PAGE),
+    ("admin:password_change_done", "get", "/admin/password_change/done/", ADMIN_PAGE),
+    ("admin:autocomplete", "get", "/admin/autocomplete/", (302, 302, 403, 403, 302)),
+    ("admin:jsi18n", "get", "/admin/jsi18n/", ADMIN_PAGE),
+    ("admin:view_on_site", "get", "/admin/r/{content_type}/{event}/", (302, 302, 404, 404, 302)),
+    ("admin:app_list", "get", "/admin/keypairs/", ADMIN_PAGE),
+    ("admin:app_list", "get", "/admin/auth/", (302, 302, 404, 200, 302)),
+    # The audit log
+    ("admin:keypairs_auditevent_changelist", "get", "/admin/keypairs/auditevent/", AUDIT_LOG),
+    ("admin:keypairs_auditevent_change", "get", "/admin/keypairs/auditevent/{event}/change/", AUDIT_LOG),
+    ("admin:keypairs_auditevent_change", "post", "/admin/keypairs/auditevent/{event}/change/", STAFF_ONLY),
+    ("admin:keypairs_auditevent_history", "get", "/admin/keypairs/auditevent/{event}/history/", AUDIT_LOG),
+    ("admin:keypairs_auditevent_add", "get", "/admin/keypairs/auditevent/add/", STAFF_ONLY),
+    ("admin:keypairs_auditevent_add", "post", "/admin/keypairs/auditevent/add/", STAFF_ONLY),
+    ("admin:keypairs_auditevent_delete", "get", "/admin/keypairs/auditevent/{event}/delete/", STAFF_ONLY),
+    ("admin:keypairs_auditevent_delete", "post", "/admin/keypairs/auditevent/{event}/delete/", STAFF_ONLY),
+    ("admin:keypairs_auditevent_export", "get", "/admin/keypairs/auditevent/export/", AUDIT_LOG),
+    ("admin:keypairs_auditevent_verify", "post", "/admin/keypairs/auditevent/verify/", (302, 302, 302, 302, 302)),
+    ("admin:keypairs_auditevent_verify", "get", "/admin/keypairs/auditevent/verify/", (302, 302, 405, 405, 302)),
+    # Create attempts
+    ("admin:keypairs_keypairrequest_changelist", "get", "/admin/keypairs/keypairrequest/", ADMIN_RECORDS),
+    ("admin:keypairs_keypairrequest_change", "get", "/admin/keypairs/keypairrequest/{request}/change/", ADMIN_RECORDS),
+    ("admin:keypairs_keypairrequest_change", "post", "/admin/keypairs/keypairrequest/{request}/change/", STAFF_ONLY),
+    (
+        "admin:keypairs_keypairrequest_history",
+        "get",
+        "/admin/keypairs/keypairrequest/{request}/history/",
+        ADMIN_RECORDS,
+    ),
+    ("admin:keypairs_keypairrequest_add", "get", "/admin/keypairs/keypairrequest/add/", STAFF_ONLY),
+    ("admin:keypairs_keypairrequest_delete", "post", "/admin/keypairs/keypairrequest/{request}/delete/", STAFF_ONLY),
+    # Users and groups
+    ("admin:auth_user_changelist", "get", "/admin/auth/user/", ADMIN_RECORDS),
+    ("admin:auth_user_change", "get", "/admin/auth/user/{user}/change/", ADMIN_RECORDS),
+    ("admin:auth_user_change", "post", "/admin/auth/user/{user}/change/", STAFF_ONLY),
+    ("admin:auth_user_history", "get", "/admin/auth/user/{user}/history/", ADMIN_RECORDS),
+    ("admin:auth_user_add", "get", "/admin/auth/user/add/", STAFF_ONLY),
+    ("admin:auth_user_delete", "post", "/admin/auth/user/{user}/delete/", STAFF_ONLY),
+    ("admin:auth_user_password_change", "get", "/admin/auth/user/{user}/password/", STAFF_ONLY),
+    ("admin:auth_group_changelist", "get", "/admin/auth/group/", ADMIN_RECORDS),
+    ("admin:auth_group_change", "get", "/admin/auth/group/{group}/change/", ADMIN_RECORDS),
+    ("admin:auth_group_change", "post", "/admin/auth/group/{group}/change/", STAFF_ONLY),
+    ("admin:auth_group_history", "get", "/admin/auth/group/{group}/history/", ADMIN_RECORDS),
+    ("admin:auth_group_add", "get", "/admin/auth/group/add/", STAFF_ONLY),
+    ("admin:auth_group_delete", "post", "/admin/auth/group/{group}/delete/", STAFF_ONLY),
+]
+# Routed, but answered by another row's view: the portal's admin_sign_in comes first in the URLs.
+SHADOWED = {"admin:login"}
+
+
+@dataclass
+class World:
+    clients: dict[str, Client]
+    ids: dict[str, object]
+    keypair_request: KeyPairRequest
+
+
+@pytest.fixture
+def world(alice, bob, portal_on_sandbox) -> World:
+    keypair_request = KeyPairRequest.objects.create(
+        owner=alice,
+        form_token_hash=uuid.uuid4().hex,
+        client_token=uuid.uuid4().hex,
+        region="bj",
+        name="build-server",
+        status=KeyPairRequest.Status.CREATED,
+        keypair_id="k-y7VWq123",
+    )
+    _, token = delivery_create(keypair_request=keypair_request, private_key_pem=PEM)
+    clients = {
+        "alice": signed_in(alice),
+        "bob": signed_in(bob),
+        "auditor": signed_in(person("audrey", Role.AUDITOR)),
+        "portal_admin": signed_in(person("pat", Role.PORTAL_ADMIN)),
+        "anonymous": Client(),
+    }
+    # Bob got hold of Alice's download cookie: it must not help him.
+    for name in ("alice", "bob"):
+        clients[name].cookies[DOWNLOAD_COOKIE] = token
+    event = audit_record(action="created", outcome="success", actor=alice, keypair_name="build-server")
+    ids = {
+        "keypair": keypair_request.public_id,
+        "request": keypair_request.pk,
+        "event": event.pk,
+        "user": alice.pk,
+        "group": Group.objects.get(name=GROUP_NAMES[Role.DEVELOPER]).pk,
+        "content_type": ContentType.objects.get_for_model(AuditEvent).pk,
+    }
+    return World(clients=clients, ids=ids, keypair_request=keypair_request)
+
+
+FORMS = {"/keypairs/new": {"name": " web", "description": "", "region": "bj", "form_token": "t" * 43}}
+
+
+@pytest.mark.parametrize(("name", "method", "url", "expected"), ROWS, ids=[f"{m} {u}" for _, m, u, _ in ROWS])
+def test_each_person_gets_what_their_role_allows(world, name, method, url, expected):
+    url = url.format(**world.ids)
+    got = {}
+    for who in ORDER:
+        response = getattr(world.clients[who], method)(url, FORMS.get(url, {}))
+        got[who] = response.status_code
+        if name == "keypair_download":
+            assert (b"PRIVATE KEY" in response.content) == (who == "alice"), who
+
+    assert got == dict(zip(PEOPLE, expected, strict=True))
+
+
+def test_bob_never_gets_alices_key_even_with_her_cookie(world):
+    response = world.clients["bob"].post(f"/keypairs/{world.ids['keypair']}/download")
+
+    assert response.status_code == 404
+    assert b"PRIVATE KEY" not in response.content
+    assert Delivery.objects.get(request=world.keypair_request).ciphertext is not None
+    refused = AuditEvent.objects.filter(action="download_refused").latest()
+    assert (refused.actor_username, refused.is_security_event) == ("bob", True)
+
+
+def test_developers_are_sent_from_the_admin_to_a_refusal_not_to_a_password_form(world):
+    response = world.clients["alice"].get("/admin/", follow=True)
+
+    assert response.redirect_chain == [("/admin/login/?next=/admin/", 302)]
+    assert response.status_code == 403
+    assert b'name="password"' not in response.content
+
+
+def test_the_table_names_every_url_of_the_portal_and_the_admin():
+    def names(resolver, namespace=""):
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                inner = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+                yield from names(pattern, inner)
+            elif pattern.name:
+                yield namespace + pattern.name
+
+    assert set(names(get_resolver())) == {name for name, _, _, _ in ROWS} | SHADOWED
