@@ -9,7 +9,7 @@ points there) and cache (Redis when REDIS_URL is set); gunicorn runs two workers
 threads, with production settings (tests/gunicorn_portal.py).
 
 Bounded: USERS people for DURATION_SECONDS (or MAX_CREATES_PER_PERSON key pairs each, whichever
-comes first), each doing one thing at a time.
+comes first), each doing one thing at a time and pausing THINK_SECONDS on each page, as people do.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ USERS = 4
 DURATION_SECONDS = 15
 # A fast machine stops here before the deadline: BCC's quota is 500 key pairs per region.
 MAX_CREATES_PER_PERSON = 100
+# A person reads the new key pair's page before pressing Download, and the confirmation after.
+# Without it four robots keep both cores busy generating RSA keys in the sandbox, and the
+# timing-sensitive tests other pytest-xdist workers run meanwhile start timing out.
+THINK_SECONDS = 0.25
 REGIONS = ("bj", "gz", "su")
 
 
@@ -87,12 +91,14 @@ def person(browser: PortalBrowser, number: int, portal_url: str, deadline: float
             if page.status_code != 200:
                 tally.fail(f"key pair page answered {page.status_code}: {_title(page.text)}")
                 return
+            time.sleep(THINK_SECONDS)
             started = time.monotonic()
             downloaded = browser.download(portal_url, detail_path)
             if downloaded.status_code != 200 or b"PRIVATE KEY-----" not in downloaded.content:
                 tally.fail(f"download answered {downloaded.status_code}: {_title(downloaded.text)}")
                 return
             tally.record("download", time.monotonic() - started)
+            time.sleep(THINK_SECONDS)
         except Exception as error:  # counted, and shown by the assertion
             tally.fail(f"{type(error).__name__}: {error}")
             return
