@@ -42,6 +42,7 @@ not stop every create.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import math
 import time
@@ -159,8 +160,12 @@ def _listings(regions: list[str]) -> dict[str, _Listing]:
     missing = [region for region in regions if region not in found]
     if missing:
         # Only BCC is called in the threads: cache connections are per thread and would be left open.
+        # Each thread runs in a copy of this request's context, so its BCC log lines carry the
+        # portal request id like every other line of the request.
+        contexts = [contextvars.copy_context() for _ in missing]
         with ThreadPoolExecutor(max_workers=len(missing), thread_name_prefix="bcc-quota") as pool:
-            fetched = dict(zip(missing, pool.map(_fetch_listing, missing), strict=True))
+            listings = pool.map(lambda context, region: context.run(_fetch_listing, region), contexts, missing)
+            fetched = dict(zip(missing, listings, strict=True))
         values = {
             keys[region]: {
                 "ids": None if listing.ids is None else sorted(listing.ids),

@@ -228,6 +228,20 @@ def test_one_create_can_be_followed_from_the_browser_to_bcc_and_no_line_holds_a_
     assert private_key_body not in everything.replace("\\n", "")
 
 
+def test_the_quota_lookups_of_the_form_page_carry_the_pages_request_id(json_lines, alice_client, portal_on_sandbox):
+    form = alice_client.get("/keypairs/new")
+
+    assert form.status_code == 200
+    listings = [
+        entry
+        for entry in json_lines.objects()
+        if entry["logger"] == "keypairs.bcc" and entry.get("bcc_operation") == "list_keypairs"
+    ]
+    # One lookup per offered region, each made in a worker thread of the page's request.
+    assert len(listings) == len(settings.BCC_REGIONS)
+    assert {entry.get("request_id") for entry in listings} == {form["X-Request-ID"]}
+
+
 # --- The settings --------------------------------------------------------------------------------
 
 PRODUCTION = {
