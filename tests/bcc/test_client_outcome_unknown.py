@@ -30,7 +30,9 @@ def client(sandbox, sleeps):
         credentials=Credentials(sandbox.access_key_id, sandbox.secret_access_key),
         endpoint=sandbox.endpoint_template.replace("{region}", "bj"),
         region="bj",
-        read_timeout=0.3,
+        # Generous: RSA key generation in the sandbox can take a second on a loaded machine,
+        # and a timeout that fires first turns "dropped after committing" into a timeout.
+        read_timeout=5.0,
         sleep=sleeps.append,
     ) as client:
         yield client
@@ -55,16 +57,22 @@ def test_a_create_committed_then_dropped_is_unknown_sent_once_and_the_key_pair_e
     assert [stored["name"] for stored in sandbox.keypairs("bj")] == ["alice"]
 
 
-def test_a_create_committed_then_hung_past_the_read_timeout_is_unknown_and_sent_once(client, sandbox):
-    sandbox.inject("commit_then_hang", operation="create", seconds=1)
+def test_a_create_committed_then_hung_past_the_read_timeout_is_unknown_and_sent_once(sandbox):
+    sandbox.inject("commit_then_hang", operation="create", seconds=4)
+    impatient = BccClient(
+        credentials=Credentials(sandbox.access_key_id, sandbox.secret_access_key),
+        endpoint=sandbox.endpoint_template.replace("{region}", "bj"),
+        region="bj",
+        read_timeout=2.0,  # past key generation, well before the hang ends
+    )
 
-    with pytest.raises(errors.BccOutcomeUnknown) as raised:
-        client.create_keypair(name="alice")
+    with impatient, pytest.raises(errors.BccOutcomeUnknown) as raised:
+        impatient.create_keypair(name="alice")
 
     assert (str(raised.value), raised.value.reason, raised.value.attempts) == (UNKNOWN_CREATE, "read_timeout", 1)
     assert [stored["name"] for stored in sandbox.keypairs("bj")] == ["alice"]
     # The sandbox logs the request when its hang ends; no second create may follow it.
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 5
     while not create_requests(sandbox) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.1)
