@@ -152,13 +152,20 @@ def write_results(name: str, results: dict) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     document = {
         "benchmark": name,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": _command(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
         "results": _plain(results),
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def _command() -> str:
+    """How this run was started, as one would type it: ``.venv/bin/python -m bench.<name> <args>``."""
+    script = Path(sys.argv[0])
+    started = f"-m bench.{script.stem}" if script.parent.name == "bench" else str(script)
+    return " ".join([".venv/bin/python", started, *sys.argv[1:]])
 
 
 def _plain(value):

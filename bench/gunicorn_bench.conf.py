@@ -10,6 +10,10 @@ timeouts, logging). Added here, for the benchmark only:
   path, status, milliseconds in the worker, milliseconds of it spent in BCC calls, and the
   CPU milliseconds the request's thread used (its own work, without waiting on anything).
 
+With ``BENCH_TRACEMALLOC=1`` each worker also traces Python allocations and writes, every
+500 requests, the 25 lines holding the most memory to ``worker-<pid>.memory.txt`` (a
+diagnosis of memory growth; it slows the worker, so never together with timing figures).
+
 The load generator joins these lines to its own latencies by X-Request-ID, and subtracts
 the BCC time to get the portal's own overhead per request. The wrapper reads a clock twice
 per BCC call: microseconds, next to the milliseconds measured.
@@ -19,6 +23,7 @@ import functools
 import os
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 _repository_config = Path(__file__).resolve().parent.parent / "portal" / "gunicorn.conf.py"
@@ -44,6 +49,8 @@ def post_fork(server, worker):
     transport.Transport.call = timed_call
     directory = Path(os.environ["BENCH_TIMING_DIR"])
     _timing_files[os.getpid()] = (directory / f"worker-{os.getpid()}.tsv").open("a", buffering=1)
+    if os.environ.get("BENCH_TRACEMALLOC") == "1":
+        tracemalloc.start()
 
 
 def pre_request(worker, req):
@@ -60,3 +67,19 @@ def post_request(worker, req, environ, resp):
     fields = [request_id, req.method, req.path, str(resp.status_code)]
     line = "\t".join([*fields, f"{elapsed_ms:.3f}", f"{bcc_ms:.3f}", f"{cpu_ms:.3f}"])
     _timing_files[os.getpid()].write(line + "\n")
+    _count_and_trace(worker)
+
+
+_served = {"count": 0}
+
+
+def _count_and_trace(worker):
+    _served["count"] += 1
+    if not tracemalloc.is_tracing() or _served["count"] % 500:
+        return
+    top = tracemalloc.take_snapshot().statistics("lineno")[:25]
+    path = Path(os.environ["BENCH_TIMING_DIR"]) / f"worker-{os.getpid()}.memory.txt"
+    with path.open("a") as report:
+        traced, _peak = tracemalloc.get_traced_memory()
+        report.write(f"--- after {_served['count']} requests: {traced / 1e6:.1f} MB traced\n")
+        report.writelines(f"{stat}\n" for stat in top)
