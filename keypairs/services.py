@@ -286,25 +286,15 @@ def _misconfigured(intent: KeyPairRequest, error: ImproperlyConfigured, *, audit
 
 def _undo_unstored(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Origin) -> CreateResult:
     """The key pair exists in BCC but its private key could not be stored: delete it there."""
-    try:
-        get_client(intent.region).delete_keypair(keypair_id)
-    except BccError as error:
-        logger.error(
-            "Key pair %s in %s is orphaned: its private key was lost and deleting it failed (%s). "
-            "Delete it by hand. portal_request_id=%s",
-            keypair_id,
-            intent.region,
-            error,
-            origin.portal_request_id or "-",
-        )
+    if _delete_in_bcc(intent, keypair_id=keypair_id, origin=origin, why="its private key could not be stored"):
+        detail = "private key could not be stored; key pair deleted in BCC"
+        facing = messages.UserFacingError(messages.NOT_STORED, 500)
+        code = NOT_STORED
+    else:
         message = messages.NOT_STORED_NOT_DELETED.format(keypair_id=keypair_id, reference=origin.portal_request_id)
         detail = "private key could not be stored; deleting the key pair in BCC failed"
         facing = messages.UserFacingError(message, 500, operators_must_act=True)
         code = ORPHANED
-    else:
-        detail = "private key could not be stored; key pair deleted in BCC"
-        facing = messages.UserFacingError(messages.NOT_STORED, 500)
-        code = NOT_STORED
     try:
         with transaction.atomic():
             _finish(intent, status=Status.FAILED, keypair_id=keypair_id, error_code=code, error_message=facing.message)
@@ -321,27 +311,16 @@ def _answered_too_late(intent: KeyPairRequest, *, keypair_id: str, audit, origin
     this key pair is never delivered: it is deleted (a reconciliation that found it first makes
     that a no-op), and the request's status is left to the reconciliation.
     """
-    try:
-        get_client(intent.region).delete_keypair(keypair_id)
-    except BccError as error:
-        if not (isinstance(error, BccApiError) and error.code == KEYPAIR_NOT_EXIST):
-            logger.error(
-                "Key pair %s in %s is orphaned: BCC answered after reconciliation and deleting it failed (%s). "
-                "Delete it by hand. portal_request_id=%s",
-                keypair_id,
-                intent.region,
-                error,
-                origin.portal_request_id or "-",
-            )
-            message = messages.NOT_STORED_NOT_DELETED.format(keypair_id=keypair_id, reference=origin.portal_request_id)
-            audit(
-                action=Action.FAILED,
-                outcome=Outcome.FAILURE,
-                keypair_id=keypair_id,
-                bcc_error_code=ANSWERED_TOO_LATE,
-                detail="BCC answered after reconciliation; deleting the key pair failed",
-            )
-            return CreateResult(intent, error=messages.UserFacingError(message, 504, operators_must_act=True))
+    if not _delete_in_bcc(intent, keypair_id=keypair_id, origin=origin, why="BCC answered after reconciliation"):
+        message = messages.NOT_STORED_NOT_DELETED.format(keypair_id=keypair_id, reference=origin.portal_request_id)
+        audit(
+            action=Action.FAILED,
+            outcome=Outcome.FAILURE,
+            keypair_id=keypair_id,
+            bcc_error_code=ANSWERED_TOO_LATE,
+            detail="BCC answered after reconciliation; deleting the key pair failed",
+        )
+        return CreateResult(intent, error=messages.UserFacingError(message, 504, operators_must_act=True))
     audit(
         action=Action.FAILED,
         outcome=Outcome.FAILURE,
@@ -350,6 +329,28 @@ def _answered_too_late(intent: KeyPairRequest, *, keypair_id: str, audit, origin
         detail="BCC answered after reconciliation; key pair deleted in BCC",
     )
     return CreateResult(intent, error=messages.UserFacingError(messages.ANSWER_TOO_LATE, 504))
+
+
+def _delete_in_bcc(intent: KeyPairRequest, *, keypair_id: str, origin: Origin, why: str) -> bool:
+    """Delete a key pair whose private key nobody will ever get; True once it is gone from BCC.
+
+    Already gone counts as deleted. On failure the operators get a log line naming the orphan.
+    """
+    try:
+        get_client(intent.region).delete_keypair(keypair_id)
+    except BccError as error:
+        if isinstance(error, BccApiError) and error.code == KEYPAIR_NOT_EXIST:
+            return True
+        logger.error(
+            "Key pair %s in %s is orphaned: %s and deleting it failed (%s). Delete it by hand. portal_request_id=%s",
+            keypair_id,
+            intent.region,
+            why,
+            error,
+            origin.portal_request_id or "-",
+        )
+        return False
+    return True
 
 
 def _finish(intent: KeyPairRequest, **values) -> None:
