@@ -13,8 +13,8 @@ help:
 	@echo "make run    - start the portal on http://127.0.0.1:$(PORT)/ with the built-in BCC sandbox"
 	@echo "make test   - run the test suite (browser tests need /usr/bin/chromium)"
 	@echo "make lint   - ruff check + format check + Django's system checks"
-	@echo "make bench  - benchmarks against the official SDK and through gunicorn (~10 min; docs/benchmarks.md)"
-	@echo "make bench-audit - the audit log at 10k, 100k and 1M rows, SQLite and PostgreSQL (~10 min)"
+	@echo "make bench  - benchmarks against the official SDK and through gunicorn (~8 min; docs/benchmarks.md)"
+	@echo "make bench-audit - the audit log at 10k, 100k and 1M rows, SQLite and PostgreSQL (~12 min, ~5 once seeded)"
 	@echo "make bench-quick - every benchmark once, small (a smoke run, ~2 min)"
 
 $(BIN)/python:
@@ -75,6 +75,6 @@ bench-audit: $(VENV)/.bench-installed
 bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.signing --runs 3 --requests 1000
 	$(BIN)/python -m bench.bcc_client --runs 2 --round-trips 40 --generating-runs 1 --generating-round-trips 10
-	$(BIN)/python -m bench.portal --users 4 --cycles 5 --runs 1
-	$(BIN)/python -m bench.growth --sizes 1000,10000 --creates 10 --runs 3
+	$(BIN)/python -m bench.portal --users 4 --cycles 5 --runs 1 --alone-cycles 10
+	$(BIN)/python -m bench.growth --sizes 1000,10000 --rounds 2 --pages 2 --creates 5
 	$(BIN)/python -m bench.audit_review --rows 10000 --runs 3
