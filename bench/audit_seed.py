@@ -146,7 +146,7 @@ def ensure_rows(target: int, *, seed: int = 6, batch_rows: int = BATCH_ROWS, pro
         start=start,
         seed=seed + have,
     )
-    fields = [field for field in AuditEvent._meta.concrete_fields]
+    fields = list(AuditEvent._meta.concrete_fields)
     insert = _inserter(connection, fields)
     added, started = 0, time.monotonic()
     with connection.cursor() as cursor:

@@ -115,13 +115,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     from bench import django_env
 
+    if args.database == "postgres" and not django_env.postgres_available():
+        raise SystemExit("PostgreSQL is not reachable.")
+    # Django starts on a database that exists; prepare() then points it at each size's own.
+    if args.database == "sqlite":
+        url = django_env.sqlite_url(RESULTS_DIR / f"growth-{sizes[0]}.sqlite3")
+    else:
+        url = django_env.postgres_url("postgres")
     with SandboxProcess(key_pool=16) as sandbox:
-        first = database_name(args.database, sizes[0])
-        url = django_env.sqlite_url(first) if args.database == "sqlite" else django_env.postgres_url(first)
-        if args.database == "postgres" and not django_env.postgres_available():
-            raise SystemExit("PostgreSQL is not reachable.")
-        if args.database == "postgres":
-            url = django_env.postgres_url("postgres")  # a database that exists; each size gets its own below
         django_env.configure_in_process(
             url,
             BCC_ENDPOINT=sandbox.endpoint_template,
