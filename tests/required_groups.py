@@ -6,7 +6,8 @@ Tests that need something a machine may lack carry a marker (registered in pypro
 - ``postgres``: a PostgreSQL server;
 - ``redis``: a Redis server;
 - ``load``: real gunicorn processes under a bounded load;
-- ``two_instances``: two gunicorn instances sharing one PostgreSQL database.
+- ``two_instances``: two gunicorn instances sharing one PostgreSQL database;
+- ``sdk``: Baidu's official Python SDK (requirements-bench.txt) against the sandbox.
 
 Without the thing they need they skip, saying why, so that ``make test`` runs anywhere.
 ``REQUIRE_GROUPS=browser,postgres,...`` (``.ci/run`` sets it) changes that for the groups it
@@ -28,7 +29,7 @@ from collections import Counter
 import pytest
 
 VARIABLE = "REQUIRE_GROUPS"
-GROUPS = ("browser", "postgres", "redis", "load", "two_instances")
+GROUPS = ("browser", "postgres", "redis", "load", "two_instances", "sdk")
 SINGLE_GROUP_VARIABLES = {"REQUIRE_BROWSER": "browser", "REQUIRE_POSTGRES": "postgres"}
 # Marks a report whose skip was turned into a failure: the test did not run.
 SKIPPED_PROPERTY = "required_group_skipped"
