@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test import RequestFactory
@@ -29,24 +28,6 @@ from keypairs.models import (
 )
 
 User = get_user_model()
-
-
-def _threads_cannot_share_the_test_database() -> bool:
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.sqlite3":
-        return False
-    name = str(database.get("TEST", {}).get("NAME") or "")
-    return not name or name == ":memory:" or "mode=memory" in name
-
-
-needs_a_database_threads_can_share = pytest.mark.skipif(
-    _threads_cannot_share_the_test_database(),
-    reason=(
-        "in-memory SQLite test databases use a shared cache, where a blocked writer fails at once with "
-        "'database table is locked' instead of waiting; give SQLite a file test database "
-        "(DATABASES['default']['TEST']['NAME']) or run on PostgreSQL"
-    ),
-)
 
 
 def _record(**overrides) -> AuditEvent:
@@ -253,7 +234,6 @@ def test_a_chain_signed_with_another_key_does_not_verify(db, settings):
     assert audit_verify().problem == "edited"
 
 
-@needs_a_database_threads_can_share
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_writers_keep_one_linear_chain():
     writers = 20

@@ -8,7 +8,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
@@ -30,24 +29,6 @@ PEM = (
 ALICE_IP = "198.51.100.10"
 BOB_IP = "203.0.113.66"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
-
-
-def _threads_cannot_share_the_test_database() -> bool:
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.sqlite3":
-        return False
-    name = str(database.get("TEST", {}).get("NAME") or "")
-    return not name or name == ":memory:" or "mode=memory" in name
-
-
-needs_a_database_threads_can_share = pytest.mark.skipif(
-    _threads_cannot_share_the_test_database(),
-    reason=(
-        "in-memory SQLite test databases use a shared cache, where a blocked writer fails at once with "
-        "'database table is locked' instead of waiting; give SQLite a file test database "
-        "(DATABASES['default']['TEST']['NAME']) or run on PostgreSQL"
-    ),
-)
 
 
 def _keypair_request(owner, name: str = "build-server") -> KeyPairRequest:
@@ -282,7 +263,6 @@ def test_no_audit_row_holds_the_token_or_the_key(alice, bob, waiting):
     assert token_hash(token) not in rows
 
 
-@needs_a_database_threads_can_share
 @pytest.mark.django_db(transaction=True)
 def test_of_24_concurrent_claims_exactly_one_gets_the_key():
     alice = User.objects.create_user(username="alice", password="password")
