@@ -109,8 +109,10 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
     for someone else's form.
     """
     ensure_outside_transaction()
-    if KeyPairRequest.objects.filter(form_token_hash=form_token_hash(form_token)).exists():
-        return _replayed(user=user, form_token=form_token)
+    token_hash = form_token_hash(form_token)
+    earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
+    if earlier is not None:
+        return _replayed(earlier, user=user, form_token=form_token)
     refusal = limits.limit_check(user=user, region=region)
     if refusal is not None:
         _refused(refusal, user=user, name=name, region=region, origin=origin)
@@ -119,7 +121,7 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
         with transaction.atomic():
             intent = KeyPairRequest.objects.create(
                 owner=user,
-                form_token_hash=form_token_hash(form_token),
+                form_token_hash=token_hash,
                 # Sent to BCC as clientToken: a transport-level replay can never make a second key pair.
                 client_token=secrets.token_hex(32),
                 region=region,
@@ -129,7 +131,8 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
     except IntegrityError:
         # A concurrent submission of the same form won: this one is no new create.
         limits.rate_limit_release(user=user)
-        return _replayed(user=user, form_token=form_token)
+        earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
+        return _replayed(earlier, user=user, form_token=form_token)
 
     audit = _auditor(user=user, origin=origin, intent=intent)
     audit(action=Action.REQUESTED, outcome=Outcome.SUCCESS)
@@ -182,8 +185,7 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
     return CreateResult(intent, download_token=token)
 
 
-def _replayed(*, user, form_token: str) -> CreateResult:
-    earlier = KeyPairRequest.objects.filter(form_token_hash=form_token_hash(form_token)).first()
+def _replayed(earlier: KeyPairRequest | None, *, user, form_token: str) -> CreateResult:
     if earlier is None or earlier.owner_id != user.pk:
         raise FormAlreadyUsed(FORM_ALREADY_USED)
     error = None

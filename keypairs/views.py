@@ -15,7 +15,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
@@ -175,7 +174,7 @@ def keypair_report(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def keypair_list(request: HttpRequest) -> HttpResponse:
     requests = selectors.keypair_requests_of(user=request.user)
-    return render(request, "keypairs/list.html", {"requests": requests, "now": timezone.now()})
+    return render(request, "keypairs/list.html", {"requests": requests})
 
 
 def _origin(request: HttpRequest) -> services.Origin:

@@ -157,3 +157,23 @@ def test_the_home_page_lists_only_her_own_recent_key_pairs(alice, bob):
     assert response.status_code == 200
     assert "alices-server" in page
     assert "bobs-server" not in page
+
+
+def test_the_list_costs_the_same_queries_for_many_rows_and_never_reads_a_ciphertext(alice, alice_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    waiting(alice, "first")
+    with CaptureQueriesContext(connection) as one_row:
+        assert alice_client.get(LIST_URL).status_code == 200
+    for index in range(5):
+        waiting(alice, f"more-{index}")
+    downloaded(alice, "fetched")
+
+    with CaptureQueriesContext(connection) as many_rows:
+        response = alice_client.get(LIST_URL)
+
+    assert response.status_code == 200
+    assert response.content.decode().count("Waiting for download") == 6
+    assert len(many_rows.captured_queries) == len(one_row.captured_queries)
+    assert not [query for query in many_rows.captured_queries if "ciphertext" in query["sql"]]
