@@ -27,12 +27,17 @@ pass the check together and overshoot the cap by a few; the rate limit bounds ho
 
 The rate limit
 --------------
-At most ``KEYPAIR_CREATE_RATE_LIMIT`` creates per user per ``KEYPAIR_CREATE_RATE_WINDOW_SECONDS``,
-counted in fixed windows: ``cache.add`` creates the window's counter and ``cache.incr`` counts,
-both atomic on Redis and on the local-memory cache, so concurrent workers never lose a count.
-A fixed window lets up to twice the limit through across a window boundary; that is enough to
-stop a runaway script or a stuck button from spending the shared quota, and simpler than a
-sliding log. Refused attempts count too, so hammering does not help.
+At most ``KEYPAIR_CREATE_RATE_LIMIT`` creates per user in any ``KEYPAIR_CREATE_RATE_WINDOW_SECONDS``:
+a sliding window, exact, and shared by every worker and machine through Django's cache. Each
+user has as many slots as the limit allows; a create goes ahead only when it takes a free slot
+with ``cache.add`` (atomic: Redis's ``SET NX``, a lock on the local-memory cache), and the slot
+expires ``window`` seconds after it was taken. Concurrent creates can never take the same slot,
+so none overshoots the limit, and the wait a refusal names is exact: until the oldest slot
+frees. (An earlier version counted in clock-aligned windows, which let twice the limit through
+across a window boundary: five creates at 10:00:59 and five more at 10:01:00.) A refused
+attempt takes no slot: it cost BCC nothing, and a person told to wait N seconds must get in
+after N seconds. The limit is meant for a few creates (each slot is one cache key); settings
+refuse more than 1000.
 
 When the cache itself fails (Redis down), the quota shows "unknown" and the rate limit lets
 creates through, with an error in the log: BCC's own quota still holds, and a cache outage must
@@ -41,7 +46,6 @@ not stop every create.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
 import math
@@ -73,8 +77,9 @@ CAP_REACHED = "per_user_cap"
 RATE_LIMITED = "rate_limit"
 
 _LISTING_KEY = "keypairs:bcc-listing:{region}"
-_RATE_KEY = "keypairs:create-rate:{user_id}:{window}"
-# The rate limit's clock (seconds since the epoch), a hook for tests.
+_RATE_SLOT_KEY = "keypairs:create-rate:{user_id}:{slot}"
+# The rate limit's clock (seconds since the epoch) for the times slots record, a hook for tests.
+# When a slot frees is the cache's own expiry, in real time.
 clock: Callable[[], float] = time.time
 # What a user may hold until reconciled or known to be gone: see the module docstring.
 _HELD = (Status.CREATED, Status.PENDING, Status.UNKNOWN)
@@ -192,20 +197,20 @@ def _fetch_listing(region: str) -> _Listing:
 # --- The checks before a create ------------------------------------------------------------
 
 
-def limit_check(*, user, region: str) -> LimitRefusal | None:
+def limit_check(*, user, region: str, claim: str) -> LimitRefusal | None:
     """Refuse a new create of ``user`` in ``region`` when over the cap or the rate; None to go ahead.
 
-    A create that goes ahead is counted against the rate limit; ``rate_limit_release`` takes
-    the count back for one that turned out not to be a new create (a replayed form).
+    A create that goes ahead takes a slot of the rate limit, marked with ``claim`` (the form
+    token's hash); ``rate_limit_release`` gives it back for one that turned out not to be a
+    new create (a replayed form).
     """
-    return _cap_refusal(user=user, region=region) or _rate_refusal(user=user)
+    return _cap_refusal(user=user, region=region) or _rate_refusal(user=user, claim=claim)
 
 
-def rate_limit_release(*, user) -> None:
-    limit, window = settings.KEYPAIR_CREATE_RATE_LIMIT, settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS
-    if limit:
-        key = _RATE_KEY.format(user_id=user.pk, window=int(clock()) // window)
-        _cache_call(_decrement, key)
+def rate_limit_release(*, user, claim: str) -> None:
+    """Free the rate-limit slot taken with ``claim``, if it is still held."""
+    if settings.KEYPAIR_CREATE_RATE_LIMIT:
+        _cache_call(_release_slot, _slot_keys(user), claim)
 
 
 def _cap_refusal(*, user, region: str) -> LimitRefusal | None:
@@ -241,44 +246,55 @@ def held_in_region(*, user, region: str, at_least: int | None = None) -> int:
     return upper_bound - gone
 
 
-def _rate_refusal(*, user) -> LimitRefusal | None:
+def _rate_refusal(*, user, claim: str) -> LimitRefusal | None:
     limit, window = settings.KEYPAIR_CREATE_RATE_LIMIT, settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS
     if not limit:
         return None
     now = clock()
-    index = int(now) // window
-    count = _cache_call(_increment, _RATE_KEY.format(user_id=user.pk, window=index), window)
-    if count is None or count <= limit:
+    held = _cache_call(_take_slot, _slot_keys(user), now, window, claim)
+    if held is None:  # a slot was taken, or the cache failed (logged): go ahead
         return None
-    wait = max((index + 1) * window - int(now), 1)
+    oldest = min((taken_at for taken_at, _ in held), default=now)
+    wait = max(math.ceil(oldest + window - now), 1)
     message = messages.RATE_LIMITED.format(limit=limit, window=_window_text(window), wait=_wait_text(wait))
     detail = f"portal limit: more than {limit} creates in {window} s"
     return LimitRefusal(kind=RATE_LIMITED, message=message, http_status=429, detail=detail, retry_after=wait)
 
 
-def _increment(key: str, window: int) -> int:
-    # add() is a no-op when the window's counter exists; incr() is atomic. The counter outlives
-    # its window by a little, so it cannot expire between the two calls of a slow request.
-    cache.add(key, 0, timeout=window + 5)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr after all: this is the window's first create
-        cache.add(key, 1, timeout=window + 5)
-        return 1
+def _slot_keys(user) -> list[str]:
+    return [_RATE_SLOT_KEY.format(user_id=user.pk, slot=slot) for slot in range(settings.KEYPAIR_CREATE_RATE_LIMIT)]
 
 
-def _decrement(key: str) -> None:
-    with contextlib.suppress(ValueError):  # the window is over: nothing to take back
-        cache.decr(key)
+def _take_slot(keys: list[str], now: float, window: int, claim: str) -> list[tuple[float, str]] | None:
+    """Take a free slot for ``window`` seconds: None when taken, else what the held slots hold.
+
+    One look at every slot, then ``add`` on the free ones until one is won; a concurrent create
+    may win a slot first. A slot can also free between the look and the adds, so a full look
+    is taken once more before refusing.
+    """
+    for _ in range(2):
+        held = cache.get_many(keys)
+        for key in keys:
+            if key not in held and cache.add(key, (now, claim), timeout=window):
+                return None
+    return list(held.values())
+
+
+def _release_slot(keys: list[str], claim: str) -> None:
+    held = cache.get_many(keys)
+    for key, (_, holder) in held.items():
+        if holder == claim:
+            cache.delete(key)
+            return
 
 
 def _window_text(seconds: int) -> str:
     """'minute', 'hour', '10 minutes', '90 seconds': the window as the sentence names it."""
-    for size, name in ((3600, "hour"), (60, "minute")):
-        if seconds % size == 0:
-            count = seconds // size
-            return name if count == 1 else f"{count} {name}s"
-    return f"{seconds} seconds"
+    size, name = next(
+        (size, name) for size, name in ((3600, "hour"), (60, "minute"), (1, "second")) if seconds % size == 0
+    )
+    count = seconds // size
+    return name if count == 1 else f"{count} {name}s"
 
 
 def _wait_text(seconds: int) -> str:

@@ -113,7 +113,7 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
     earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
     if earlier is not None:
         return _replayed(earlier, user=user, form_token=form_token)
-    refusal = limits.limit_check(user=user, region=region)
+    refusal = limits.limit_check(user=user, region=region, claim=token_hash)
     if refusal is not None:
         _refused(refusal, user=user, name=name, region=region, origin=origin)
         raise LimitReached(refusal)
@@ -130,7 +130,7 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
             )
     except IntegrityError:
         # A concurrent submission of the same form won: this one is no new create.
-        limits.rate_limit_release(user=user)
+        limits.rate_limit_release(user=user, claim=token_hash)
         earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
         return _replayed(earlier, user=user, form_token=form_token)
 

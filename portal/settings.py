@@ -231,8 +231,17 @@ BCC_QUOTA_CACHE_SECONDS = env.int("BCC_QUOTA_CACHE_SECONDS", default=60)
 KEYPAIR_MAX_PER_USER_PER_REGION = env.int("KEYPAIR_MAX_PER_USER_PER_REGION", default=20)
 KEYPAIR_CREATE_RATE_LIMIT = env.int("KEYPAIR_CREATE_RATE_LIMIT", default=5)
 KEYPAIR_CREATE_RATE_WINDOW_SECONDS = env.int("KEYPAIR_CREATE_RATE_WINDOW_SECONDS", default=60)
-if min(BCC_QUOTA_PER_REGION, BCC_QUOTA_CACHE_SECONDS, KEYPAIR_MAX_PER_USER_PER_REGION, KEYPAIR_CREATE_RATE_LIMIT) < 0:
-    raise ImproperlyConfigured("BCC_QUOTA_PER_REGION, BCC_QUOTA_CACHE_SECONDS and KEYPAIR_* limits cannot be negative.")
+for _name in (
+    "BCC_QUOTA_PER_REGION",
+    "BCC_QUOTA_CACHE_SECONDS",
+    "KEYPAIR_MAX_PER_USER_PER_REGION",
+    "KEYPAIR_CREATE_RATE_LIMIT",
+):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} cannot be negative (0 turns a limit off).")
+if KEYPAIR_CREATE_RATE_LIMIT > 1000:
+    # Each create the limit allows is one cache key a create looks at (keypairs.limits).
+    raise ImproperlyConfigured("KEYPAIR_CREATE_RATE_LIMIT can be at most 1000 creates per window.")
 if KEYPAIR_CREATE_RATE_WINDOW_SECONDS < 1:
     raise ImproperlyConfigured("KEYPAIR_CREATE_RATE_WINDOW_SECONDS must be at least 1.")
 # A create still "pending" after this many seconds lost its worker; `manage.py reconcile` settles it.

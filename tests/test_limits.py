@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import uuid
 
 import pytest
@@ -199,13 +200,18 @@ def test_when_bcc_cannot_list_every_created_key_pair_counts(alice, alice_client,
 def test_the_rate_limit_refuses_a_create_before_bcc_is_called(alice_client, portal_on_sandbox, settings, monkeypatch):
     settings.KEYPAIR_CREATE_RATE_LIMIT = 2
     settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS = 3600
-    monkeypatch.setattr(limits, "clock", lambda: 3600 * 480_000 + 1000.5)  # 1000 s into a window
-    first, second = create(alice_client, name="one"), create(alice_client, name="two")
+    now = [1_700_000_000.0]
+    monkeypatch.setattr(limits, "clock", lambda: now[0])
+    first = create(alice_client, name="one")
+    now[0] += 1000
+    second = create(alice_client, name="two")
+    now[0] += 0.5
 
     third = create(alice_client, name="three")
 
     event = AuditEvent.objects.latest()
     assert (first.status_code, second.status_code, third.status_code) == (302, 302, 429)
+    # The oldest create frees its place an hour after it started: 2599.5 s from now.
     assert third["Retry-After"] == "2600"
     assert page_says(third, messages.RATE_LIMITED.format(limit=2, window="hour", wait="44 minutes"))
     assert not KeyPairRequest.objects.filter(name="three").exists()
@@ -214,19 +220,72 @@ def test_the_rate_limit_refuses_a_create_before_bcc_is_called(alice_client, port
     assert event.detail == "portal limit: more than 2 creates in 3600 s"
 
 
-def test_the_rate_limit_counts_again_in_the_next_window(alice_client, portal_on_sandbox, settings, monkeypatch):
+def test_the_window_slides_no_burst_gets_through_at_the_turn_of_a_minute(
+    alice_client, portal_on_sandbox, settings, monkeypatch
+):
+    # The failure CI once caught: clock-aligned windows let a create at 10:00:59.98 and another
+    # at 10:01:00.08 both through a limit of one a minute.
     settings.KEYPAIR_CREATE_RATE_LIMIT = 1
-    now = [60 * 1_000_000 + 59.0]
+    now = [60 * 28_333_333 + 59.98]
+    monkeypatch.setattr(limits, "clock", lambda: now[0])
+    first = create(alice_client, name="one")
+    now[0] += 0.1
+
+    second = create(alice_client, name="two")
+
+    assert (first.status_code, second.status_code) == (302, 429)
+    assert second["Retry-After"] == "60"
+    assert sent_to_bcc(portal_on_sandbox) == ["create"]
+
+
+def test_a_refused_attempt_does_not_push_the_wait_back(alice_client, portal_on_sandbox, settings, monkeypatch):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 1
+    settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS = 3600
+    now = [1_700_000_000.0]
     monkeypatch.setattr(limits, "clock", lambda: now[0])
     create(alice_client, name="one")
-    refused = create(alice_client, name="two")
-    now[0] += 1  # the next minute
+    now[0] += 100
+    refused_once = create(alice_client, name="two")
+    now[0] += 100
 
-    allowed = create(alice_client, name="three")
+    refused_again = create(alice_client, name="two")
 
-    assert refused.status_code == 429
-    assert page_says(refused, messages.RATE_LIMITED.format(limit=1, window="minute", wait="1 second"))
-    assert allowed.status_code == 302
+    assert (refused_once["Retry-After"], refused_again["Retry-After"]) == ("3500", "3400")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_place_frees_when_its_window_has_passed(alice, settings, shared_cache):
+    # Real time, not the clock hook: when a place frees is the cache's own expiry.
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 1
+    settings.KEYPAIR_CREATE_RATE_WINDOW_SECONDS = 1
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 0
+    allowed = limits.limit_check(user=alice, region="bj", claim="form-1")
+    refused = limits.limit_check(user=alice, region="bj", claim="form-2")
+    time.sleep(1.1)
+
+    later = limits.limit_check(user=alice, region="bj", claim="form-3")
+
+    assert allowed is None
+    assert refused is not None and refused.kind == limits.RATE_LIMITED and refused.retry_after == 1
+    assert refused.message == messages.RATE_LIMITED.format(limit=1, window="second", wait="1 second")
+    assert later is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_that_turned_out_to_be_a_replay_gives_its_place_back(alice, bob, settings, shared_cache):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 1
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 0
+    assert limits.limit_check(user=alice, region="bj", claim="form-1") is None
+    assert limits.limit_check(user=bob, region="bj", claim="form-9") is None
+
+    limits.rate_limit_release(user=alice, claim="form-1")
+
+    assert limits.limit_check(user=alice, region="bj", claim="form-2") is None
+    assert limits.limit_check(user=alice, region="bj", claim="form-3") is not None
+    # Releasing Alice's place gave back neither Bob's nor one that was never taken.
+    limits.rate_limit_release(user=alice, claim="form-never-taken")
+    assert limits.limit_check(user=alice, region="bj", claim="form-4") is not None
+    assert limits.limit_check(user=bob, region="bj", claim="form-10") is not None
 
 
 def test_a_resubmitted_form_is_not_a_new_create(alice_client, portal_on_sandbox, settings):
@@ -300,7 +359,7 @@ def test_concurrent_creates_never_get_past_the_rate_limit(alice, settings, share
     def attempt() -> None:
         try:
             start.wait()
-            refusal = limits.limit_check(user=alice, region="bj")
+            refusal = limits.limit_check(user=alice, region="bj", claim=secrets.token_hex(8))
             with lock:
                 refusals.append(refusal)
         finally:

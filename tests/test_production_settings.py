@@ -71,3 +71,15 @@ def test_the_secret_values_are_not_echoed_in_the_error():
 def test_check_deploy_passes_with_production_settings():
     result = run_check({**PRODUCTION, "SECURE_PROXY_SSL_HEADER": "true"}, "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "starts"), [("1000", True), ("1001", False), ("-1", False)], ids=["at-most", "too-many", "negative"]
+)
+def test_the_rate_limit_is_bounded(value, starts):
+    # Each create the limit allows is a cache key every create looks at: a huge limit would
+    # make each create read that many keys, so the settings refuse it by name.
+    result = run_check({**PRODUCTION, "KEYPAIR_CREATE_RATE_LIMIT": value})
+    assert (result.returncode == 0) is starts, result.stderr
+    if not starts:
+        assert "KEYPAIR_CREATE_RATE_LIMIT" in result.stderr
