@@ -142,20 +142,28 @@ def measure(sandbox: SandboxProcess, *, runs: int, round_trips: int) -> dict:
     floor = FloorClient(sandbox)
     round_trips_floor(floor, 5)
     ours_rate, sdk_rate, ratios, floor_rate = [], [], [], []
+    ours_cpu, sdk_cpu, cpu_ratios = [], [], []
     cpu_before = sandbox.cpu_seconds()
     for _ in range(runs):
-        ours_seconds = sdk_seconds = 0.0
+        # Wall time, and this thread's CPU time: the client's own work, without the sandbox's
+        # (another process) or the time spent waiting for it.
+        ours_seconds = sdk_seconds = ours_cpu_seconds = sdk_cpu_seconds = 0.0
         for index, done in enumerate(range(0, round_trips, CHUNK)):
             count = min(CHUNK, round_trips - done)
-            if index % 2 == 0:
-                ours_seconds += round_trips_ours(ours, count)
-                sdk_seconds += round_trips_sdk(sdk, count)
-            else:
-                sdk_seconds += round_trips_sdk(sdk, count)
-                ours_seconds += round_trips_ours(ours, count)
+            for side in ("ours", "sdk") if index % 2 == 0 else ("sdk", "ours"):
+                cpu_started = time.thread_time()
+                if side == "ours":
+                    ours_seconds += round_trips_ours(ours, count)
+                    ours_cpu_seconds += time.thread_time() - cpu_started
+                else:
+                    sdk_seconds += round_trips_sdk(sdk, count)
+                    sdk_cpu_seconds += time.thread_time() - cpu_started
         ours_rate.append(round_trips / ours_seconds)
         sdk_rate.append(round_trips / sdk_seconds)
         ratios.append(ours_rate[-1] / sdk_rate[-1])
+        ours_cpu.append(ours_cpu_seconds * 1000 / round_trips)
+        sdk_cpu.append(sdk_cpu_seconds * 1000 / round_trips)
+        cpu_ratios.append(ours_cpu[-1] / sdk_cpu[-1])
     sandbox_cpu_ms = (sandbox.cpu_seconds() - cpu_before) * 1000 / (2 * runs * round_trips)
     for _ in range(runs):
         floor_rate.append(round_trips / round_trips_floor(floor, round_trips))
@@ -168,6 +176,9 @@ def measure(sandbox: SandboxProcess, *, runs: int, round_trips: int) -> dict:
         "ratio_ours_over_sdk": Summary.of(ratios),
         "ours_ms_per_round_trip": Summary.of([1000 / rate for rate in ours_rate]),
         "sdk_ms_per_round_trip": Summary.of([1000 / rate for rate in sdk_rate]),
+        "ours_client_cpu_ms_per_round_trip": Summary.of(ours_cpu),
+        "sdk_client_cpu_ms_per_round_trip": Summary.of(sdk_cpu),
+        "client_cpu_ratio_ours_over_sdk": Summary.of(cpu_ratios),
         "sandbox_cpu_ms_per_round_trip_both_clients": round(sandbox_cpu_ms, 2),
         "floor_round_trips_per_second": Summary.of(floor_rate),
         "floor_ratio_over_sdk_median": Summary.of(floor_rate).median / Summary.of(sdk_rate).median,
@@ -224,6 +235,9 @@ def main(argv: list[str] | None = None) -> dict:
         line("ratio ours/SDK, per run", measured["ratio_ours_over_sdk"].text("", 2))
         line("ours, ms per round trip", measured["ours_ms_per_round_trip"].text(" ms"))
         line("SDK, ms per round trip", measured["sdk_ms_per_round_trip"].text(" ms"))
+        line("ours, client CPU per round trip", measured["ours_client_cpu_ms_per_round_trip"].text(" ms", 3))
+        line("SDK, client CPU per round trip", measured["sdk_client_cpu_ms_per_round_trip"].text(" ms", 3))
+        line("client CPU ratio ours/SDK, per run", measured["client_cpu_ratio_ours_over_sdk"].text("", 2))
         line(
             "sandbox CPU per round trip (both clients)", f"{measured['sandbox_cpu_ms_per_round_trip_both_clients']} ms"
         )

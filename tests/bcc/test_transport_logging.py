@@ -26,9 +26,14 @@ def client(sandbox):
 def authorizations(client):
     """Every Authorization header the client sends, read back from the requests it made."""
     sent = []
-    client._transport.session.hooks["response"].append(
-        lambda response, **kwargs: sent.append(response.request.headers["Authorization"])
-    )
+    adapter = client._transport.session.get_adapter(client.endpoint)
+    send = adapter.send
+
+    def recording_send(request, **kwargs):
+        sent.append(request.headers["Authorization"])
+        return send(request, **kwargs)
+
+    adapter.send = recording_send
     return sent
 
 
