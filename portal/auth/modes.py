@@ -20,7 +20,7 @@ OIDC = "oidc"
 PROXY = "proxy"
 MODES = (LOCAL, OIDC, PROXY)
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "portal.auth.permissions.PortalModelBackend"
 OIDC_BACKEND = "portal.auth.oidc.PortalOIDCBackend"
 PROXY_BACKEND = "portal.auth.proxy.ProxyAssertionBackend"
 PROXY_MIDDLEWARE = "portal.auth.proxy.ProxyAssertionMiddleware"

@@ -39,6 +39,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from portal.auth import audit_hooks, discovery, identities, jwks, modes, refusals
+from portal.auth.permissions import OneQueryPermissions
 from portal.auth.views import NO_ACCESS_SESSION_KEY, landing_url, provider_unavailable_response
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def _setting(attr: str, *default):
     return getattr(settings, attr, *default) if default else getattr(settings, attr)
 
 
-class PortalOIDCBackend(OIDCAuthenticationBackend):
+class PortalOIDCBackend(OneQueryPermissions, OIDCAuthenticationBackend):
     """Signs people in from the OIDC callback; see the module docstring for what it checks."""
 
     def __init__(self, *args, **kwargs) -> None:

@@ -47,6 +47,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest, HttpResponse
 
 from portal.auth import audit_hooks, identities, jwks, modes, refusals
+from portal.auth.permissions import OneQueryPermissions
 from portal.auth.views import no_access_response
 
 logger = logging.getLogger(__name__)
@@ -160,11 +161,11 @@ def forget_keys() -> None:
 # --- Backend and middleware ---------------------------------------------------------------
 
 
-class ProxyAssertionBackend(ModelBackend):
+class ProxyAssertionBackend(OneQueryPermissions, ModelBackend):
     """Authenticates ``assertion_token`` (the credential's name hides it from Django's signal payloads).
 
-    Inherits ModelBackend's permission checks; its password sign-in is never reached, since
-    ``authenticate`` only takes an assertion.
+    Inherits ModelBackend's permission checks (loaded in one query: ``portal.auth.permissions``);
+    its password sign-in is never reached, since ``authenticate`` only takes an assertion.
     """
 
     def authenticate(self, request: HttpRequest | None, assertion_token: str | None = None, **kwargs):
