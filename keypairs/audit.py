@@ -25,7 +25,10 @@ An audit row must survive the failure it records. ``audit_record`` commits its r
 own short transaction and REFUSES to run inside a caller's ``transaction.atomic`` block,
 where a later rollback would silently erase a failure record. Record events after your
 business transaction has committed or failed, or use ``audit_record_after_commit`` for
-rows that only make sense if the transaction commits.
+rows that only make sense if the transaction commits. The one exception is
+``audit_record_with_the_work``, for the row that must commit with its work or not at all:
+a private key handed out ("downloaded") is recorded in the claim's own transaction, so that
+a failed append leaves the key in place instead of wiped and unrecorded.
 
 Concurrency
 -----------
@@ -95,7 +98,35 @@ class AuditInsideTransactionError(RuntimeError):
 # --- Writing ------------------------------------------------------------------------------
 
 
-def audit_record(
+def audit_record(**fields: Any) -> AuditEvent:
+    """Append one event to the audit log and commit it at once; ``fields`` as ``event_content`` takes them.
+
+    Raises AuditInsideTransactionError when called inside ``transaction.atomic``: a row
+    recording a failure must survive the rollback of the work it records.
+    """
+    ensure_outside_transaction()
+    content = event_content(**fields)
+    with transaction.atomic(durable=True):
+        return _append(content)
+
+
+def audit_record_with_the_work(**fields: Any) -> AuditEvent:
+    """Append a success event inside the caller's transaction: it commits if and only if the work does.
+
+    For the one row whose absence must mean the work did not happen: "downloaded". Written
+    after the claim, it could fail once the key was already wiped, and the key would be lost
+    unrecorded; written with the claim, a failed append rolls the claim back and the key stays
+    for another try. Failures and refusals still go through ``audit_record``. The chain head
+    is locked until the caller commits, so keep the rest of the transaction short.
+    """
+    if not transaction.get_connection(DEFAULT_DB_ALIAS).in_atomic_block:
+        raise RuntimeError("audit_record_with_the_work() belongs inside the transaction of the work it records.")
+    content = event_content(**fields)
+    with transaction.atomic():  # a savepoint: a failed append leaves the caller's transaction usable
+        return _append(content)
+
+
+def event_content(
     *,
     action: str,
     outcome: str,
@@ -114,18 +145,15 @@ def audit_record(
     portal_request_id: str | None = None,
     actor_username: str = "",
     actor_subject: str = "",
-) -> AuditEvent:
-    """Append one event to the audit log and commit it at once.
+) -> dict[str, Any]:
+    """The columns of one event, checked and fitted, before it is chained.
 
     ``actor`` is a User (or None for the system). ``request`` supplies the source IP
     (``REMOTE_ADDR``), user agent and portal request id; ``source_ip``, ``user_agent`` and
     ``portal_request_id`` override it for callers that have no HttpRequest. ``actor_username``
     names an actor without an account (a refused sign-in). ``detail`` is short human text:
     never a private key, download token or secret key.
-
-    Raises AuditInsideTransactionError when called inside ``transaction.atomic``.
     """
-    ensure_outside_transaction()
     if action not in AuditEvent.Action.values:
         raise ValueError(f"Unknown audit action {action!r}.")
     if outcome not in AuditEvent.Outcome.values:
@@ -152,23 +180,25 @@ def audit_record(
         latency_ms=None if latency_ms is None else max(0, int(latency_ms)),
         detail=detail,
     )
-    content = _fit_to_columns(content)
+    return _fit_to_columns(content)
 
-    with transaction.atomic(durable=True):
-        head = _locked_head()
-        event = AuditEvent(
-            id=head.last_event_id + 1,
-            # Taken under the lock, so created_at never goes backwards along the chain.
-            created_at=timezone.now(),
-            prev_hash=head.last_hash,
-            **content,
-        )
-        event.row_hash = row_hash(prev_hash=event.prev_hash, values=_signed_values_of(event))
-        event.save()
-        head.last_event_id = event.id
-        head.last_hash = event.row_hash
-        head.updated_at = event.created_at
-        head.save(update_fields=["last_event_id", "last_hash", "updated_at"])
+
+def _append(content: dict[str, Any]) -> AuditEvent:
+    """Chain one event after the head, under the head's row lock (the caller holds a transaction)."""
+    head = _locked_head()
+    event = AuditEvent(
+        id=head.last_event_id + 1,
+        # Taken under the lock, so created_at never goes backwards along the chain.
+        created_at=timezone.now(),
+        prev_hash=head.last_hash,
+        **content,
+    )
+    event.row_hash = row_hash(prev_hash=event.prev_hash, values=_signed_values_of(event))
+    event.save()
+    head.last_event_id = event.id
+    head.last_hash = event.row_hash
+    head.updated_at = event.created_at
+    head.save(update_fields=["last_event_id", "last_hash", "updated_at"])
     return event
 
 

@@ -11,7 +11,9 @@ is audited. Exceptions are left for what is truly unexpected (the database is do
 Transactions: these services write their audit rows after their own transaction commits,
 so that a refusal is recorded even though nothing else changes; like ``audit_record`` they
 must be called outside ``transaction.atomic`` and raise AuditInsideTransactionError inside
-one, before changing anything.
+one, before changing anything. The exception is a successful claim: its "downloaded" row is
+appended inside the claim's transaction, so that the key is wiped if and only if its
+download is recorded (a failed append raises, and the key is still there).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from keypairs.audit import audit_record, ensure_outside_transaction, normalize_ip
+from keypairs.audit import audit_record, audit_record_with_the_work, ensure_outside_transaction, normalize_ip
 from keypairs.delivery_crypto import (
     DeliveryDecryptionError,
     decrypt_private_key,
@@ -50,6 +52,10 @@ MESSAGE_EXPIRED = (
 )
 MESSAGE_BAD_TOKEN = "This private key can be downloaded only in the browser that created the key pair."  # noqa: S105
 MESSAGE_DOWNLOADED = "Your private key is downloading. Keep it safe: it cannot be downloaded again."
+MESSAGE_NOT_HANDED_OUT = (
+    "The portal could not record this download, so it did not hand the private key out. "
+    "Your key is still waiting for you: try again in a moment."
+)
 
 # Audit details: short text for reviewers, never a token or key.
 DETAIL_NOT_THE_OWNER = "not the owner"
@@ -176,20 +182,19 @@ def delivery_claim(
     source_ip = normalize_ip(source_ip)
     user_agent = (user_agent or "")[: Delivery._meta.get_field("claimed_user_agent").max_length]
 
+    origin = {"actor": user, "source_ip": source_ip, "user_agent": user_agent, "portal_request_id": portal_request_id}
     with transaction.atomic():
         delivery = _locked_delivery(delivery_public_id)
         result, audit = _claim_locked(
             delivery, user=user, token=token, source_ip=source_ip, user_agent=user_agent, now=now
         )
+        if result.ok:
+            # The key leaves only if its "downloaded" row commits with the claim: should the
+            # append fail, the claim rolls back and the key stays for another try.
+            audit_record_with_the_work(**origin, **_keypair_fields(delivery), **audit)
+            return result
 
-    audit_record(
-        actor=user,
-        source_ip=source_ip,
-        user_agent=user_agent,
-        portal_request_id=portal_request_id,
-        **_keypair_fields(delivery),
-        **audit,
-    )
+    audit_record(**origin, **_keypair_fields(delivery), **audit)
     return result
 
 

@@ -7,11 +7,13 @@ it did not exist.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,10 +22,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from keypairs import limits, selectors, services
-from keypairs.delivery import delivery_claim, delivery_report
+from keypairs.delivery import MESSAGE_NOT_HANDED_OUT, delivery_claim, delivery_report
 from keypairs.forms import KeyPairCreateForm
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
+
+logger = logging.getLogger(__name__)
 
 # The download token lives only in the owner's browser, in this cookie: HttpOnly (no script
 # can read it), SameSite=Strict (no other site can make the browser send it), scoped to the
@@ -132,14 +136,23 @@ def keypair_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     origin = _origin(request)
-    result = delivery_claim(
-        delivery_public_id=public_id,
-        user=request.user,
-        token=request.COOKIES.get(DOWNLOAD_COOKIE),
-        source_ip=origin.source_ip,
-        user_agent=origin.user_agent,
-        portal_request_id=origin.portal_request_id,
-    )
+    try:
+        result = delivery_claim(
+            delivery_public_id=public_id,
+            user=request.user,
+            token=request.COOKIES.get(DOWNLOAD_COOKIE),
+            source_ip=origin.source_ip,
+            user_agent=origin.user_agent,
+            portal_request_id=origin.portal_request_id,
+        )
+    except DatabaseError:
+        # The claim and its "downloaded" row commit together, so a database failure here
+        # left the key in place: say so, rather than a 500 that reads like a lost key.
+        logger.exception(
+            "A download of key pair request %s failed in the database; the key was not handed out", public_id
+        )
+        context = {"message": MESSAGE_NOT_HANDED_OUT, "public_id": public_id}
+        return render(request, "keypairs/download_refused.html", context, status=503)
     if not result.ok:
         context = {"message": result.message, "public_id": public_id if result.delivery else None}
         return render(request, "keypairs/download_refused.html", context, status=result.http_status)

@@ -152,6 +152,40 @@ def test_a_second_download_is_refused_and_flagged(alice_client, alices):
     )
 
 
+def test_a_download_that_cannot_be_recorded_hands_nothing_out_and_keeps_the_key(
+    alice_client, alices, monkeypatch, caplog
+):
+    # The "downloaded" row commits with the claim: when the append fails (here the audit
+    # chain's lock times out once), the claim rolls back and the key is still there.
+    from django.db import OperationalError
+
+    from keypairs import audit
+
+    locked_head = audit._locked_head
+    failures = iter([OperationalError("database is locked")])
+
+    def head_that_fails_once():
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return locked_head()
+
+    monkeypatch.setattr(audit, "_locked_head", head_that_fails_once)
+
+    failed = alice_client.post(download_url(alices))
+    still_there = reload(alices)
+    retried = alice_client.post(download_url(alices))
+
+    assert failed.status_code == 503
+    assert page_says(failed, delivery.MESSAGE_NOT_HANDED_OUT)
+    assert PRIVATE_KEY_MARKER not in failed.content.decode()
+    assert (still_there.ciphertext is not None, still_there.claimed_at) == (True, None)
+    assert "the key was not handed out" in caplog.text
+    assert retried.status_code == 200
+    assert PRIVATE_KEY_MARKER in retried.content.decode()
+    assert len(events("downloaded")) == 1
+
+
 def test_it_only_allows_post(alice_client, alices):
     response = alice_client.get(download_url(alices))
 
