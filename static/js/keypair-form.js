@@ -35,6 +35,9 @@
  *     "can be 65 characters at most" hint take its place; `pattern` still blocks the submit.
  *   - The first broken rule is also set as the input's custom validity, so the browser's own
  *     bubble on submit shows the server's sentence instead of "Please match the format".
+ *   - After a failed submit the server's own list of messages for a field (#id_name_error,
+ *     Django's id for it) is shown alone: the hint stays empty until the user edits the
+ *     field, then the list is hidden (it described the old value) and the hint takes over.
  *   - Characters outside ASCII are named by code point only ("U+200B (an invisible
  *     character)"); the server's message on submit adds the Unicode name.
  */
@@ -131,21 +134,30 @@
     // Say nothing about an empty field until the user has been in it; a value the server sent
     // back after a failed submit is checked at once.
     var touched = input.value !== "";
+    // The server's messages for this field (after a failed submit) speak for the value as it
+    // was sent: until the user edits it, a live hint would only say their first line again.
+    // The first edit makes them stale, so they are hidden and the live hint takes over.
+    var serverErrors = document.getElementById(input.id + "_error");
 
     function update() {
       var length = Array.from(input.value).length;
       var found = problems(input.value, rules);
+      var speaking = touched && found.length > 0;
       counter.textContent = length + " / " + rules.maxLength;
       counter.classList.toggle("is-over", length > rules.maxLength);
       input.setCustomValidity(found.length ? found[0] : "");
       // textContent, never innerHTML: the message quotes what the user typed.
-      hint.textContent = touched && found.length ? found[0] : "";
-      if (touched && found.length) input.setAttribute("aria-invalid", "true");
+      hint.textContent = speaking && !serverErrors ? found[0] : "";
+      if (speaking || serverErrors) input.setAttribute("aria-invalid", "true");
       else if (touched) input.removeAttribute("aria-invalid");
     }
 
     input.addEventListener("input", function () {
       touched = true;
+      if (serverErrors) {
+        serverErrors.hidden = true;
+        serverErrors = null;
+      }
       update();
     });
     input.addEventListener("blur", function () {

@@ -83,11 +83,29 @@ def test_an_empty_name_is_not_flagged_before_the_user_has_been_in_it(open_form):
     assert page.locator("#id_name_hint").text_content() == "Enter a name."
 
 
-def test_a_value_the_server_sent_back_is_checked_at_once(open_form):
-    page = open_form(submit(name=" keypair01"))
+def test_the_servers_messages_are_not_said_twice_until_the_user_edits_the_field(open_form):
+    page = open_form(submit(name="1bad name"))
+    server_list = page.locator("#id_name_error")
+    hint = page.locator("#id_name_hint")
 
-    assert page.locator("#id_name").input_value() == " keypair01"
-    assert page.locator("#id_name_hint").text_content() == validation.NAME_MUST_START_WITH_LETTER
+    # Each message once: the server's list (every broken rule), and no hint repeating its first.
+    assert server_list.is_visible()
+    assert server_list.locator("li").first.text_content() == validation.NAME_MUST_START_WITH_LETTER
+    assert hint.text_content() == ""
+    assert page.get_by_text(validation.NAME_MUST_START_WITH_LETTER, exact=True).filter(visible=True).count() == 1
+    assert page.locator("#id_name").get_attribute("aria-invalid") == "true"
+    # The value sent back is checked at once, without a keystroke: the browser refuses to
+    # send it unchanged again, with the server's sentence.
+    message = page.locator("#id_name").evaluate("input => input.validationMessage")
+    assert message == validation.NAME_MUST_START_WITH_LETTER
+
+    page.locator("#id_name").press("End")
+    page.locator("#id_name").press_sequentially("!")
+
+    # The list described the value as it was sent: once edited, the live hint speaks instead.
+    assert not server_list.is_visible()
+    assert hint.text_content() == validation.NAME_MUST_START_WITH_LETTER
+    assert page.get_by_text(validation.NAME_MUST_START_WITH_LETTER, exact=True).filter(visible=True).count() == 1
 
 
 def test_a_long_paste_is_kept_and_flagged_instead_of_cut_short(open_form):
