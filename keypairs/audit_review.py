@@ -5,7 +5,8 @@ Built for a log of a million rows and more:
 - **Chain status.** ``audit_verify`` walks the whole chain (about 26 s for a million rows), far
   too slow for a page view. The last result is kept in the cache with its time and the event
   it reached (``chain_status``); the admin shows it and offers to run it again
-  (``verify_and_remember``), one run at a time. The cache is Django's: shared between
+  (``verify_and_remember``), one run at a time. ``manage.py verify_audit`` (the nightly cron
+  job) records its result the same way. The cache is Django's: shared between
   processes with ``REDIS_URL``, per process otherwise.
 - **Counting.** Django's admin counts the filtered rows on every page (``COUNT(*)``).
   ``AuditEventPaginator`` answers without a scan: the whole log has exactly as many events
@@ -33,7 +34,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from keypairs.audit import SIGNED_FIELDS, audit_verify
+from keypairs.audit import SIGNED_FIELDS, VerificationResult, audit_verify
 from keypairs.models import AuditChainHead
 
 CHAIN_STATUS_CACHE_KEY = "keypairs:audit-chain-status"
@@ -79,22 +80,22 @@ def verify_and_remember() -> ChainStatus | None:
     if not cache.add(VERIFY_LOCK_CACHE_KEY, True, timeout=VERIFY_LOCK_SECONDS):
         return None
     try:
-        result = audit_verify()
-        status = ChainStatus(
-            ok=result.ok,
-            message=result.message,
-            events_checked=result.events_checked,
-            verified_at=timezone.now(),
-            broken_event_id=result.broken_event_id,
-        )
-        cache.set(
-            CHAIN_STATUS_CACHE_KEY,
-            {**asdict(status), "verified_at": status.verified_at.isoformat()},
-            timeout=None,
-        )
-        return status
+        return remember(audit_verify())
     finally:
         cache.delete(VERIFY_LOCK_CACHE_KEY)
+
+
+def remember(result: VerificationResult) -> ChainStatus:
+    """Keep a verification's result for the admin to show: the button's, and ``manage.py verify_audit``'s."""
+    status = ChainStatus(
+        ok=result.ok,
+        message=result.message,
+        events_checked=result.events_checked,
+        verified_at=timezone.now(),
+        broken_event_id=result.broken_event_id,
+    )
+    cache.set(CHAIN_STATUS_CACHE_KEY, {**asdict(status), "verified_at": status.verified_at.isoformat()}, timeout=None)
+    return status
 
 
 def last_event_id() -> int:

@@ -166,3 +166,50 @@ def test_events_written_after_a_break_do_not_hide_it(db):
     _write_events(2)
 
     assert audit_verify().broken_event_id == 2
+
+
+# --- What the admin shows afterwards ----------------------------------------------------------
+
+
+def test_a_nightly_run_is_what_the_admin_then_shows(db):
+    from keypairs import audit_review
+
+    _write_events(4)
+    assert audit_review.chain_status() is None
+
+    _verify()
+
+    status = audit_review.chain_status()
+    assert (status.ok, status.events_checked, status.message) == (True, 4, "Audit chain verified: 4 events.")
+
+
+def test_a_broken_chain_found_at_night_shows_in_the_admin(db):
+    from keypairs import audit_review
+
+    _write_events(5)
+    _sql("UPDATE keypairs_auditevent SET detail = %s WHERE id = %s", ("nothing to see here", 3))
+
+    with pytest.raises(CommandError):
+        _verify()
+
+    status = audit_review.chain_status()
+    assert (status.ok, status.broken_event_id) == (False, 3)
+    assert "Event #3 was changed" in status.message
+
+
+def test_a_cache_that_fails_does_not_fail_the_check(db, settings):
+    from tests.create_flow import closed_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+        }
+    }
+    _write_events(2)
+    out, err = StringIO(), StringIO()
+
+    call_command("verify_audit", stdout=out, stderr=err)
+
+    assert out.getvalue() == "Audit chain verified: 2 events.\n"
+    assert err.getvalue() == "Could not record the result for the admin (ConnectionError).\n"
