@@ -214,6 +214,9 @@ def prepare_database(kind: str, *, fresh: bool, settings: dict[str, str] | None 
     from bench import django_env
 
     if kind == "postgres":
+        # Without --fresh the rows of an earlier run are reused, but a server that never held
+        # the database (a new machine) must get it: connecting would fail otherwise.
+        fresh = fresh or not django_env.postgres_database_exists(django_env.POSTGRES_DATABASE)
         url = django_env.recreate_postgres_database() if fresh else django_env.postgres_url()
     else:
         if fresh and django_env.SQLITE_PATH.exists():
