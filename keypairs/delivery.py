@@ -13,7 +13,7 @@ so that a refusal is recorded even though nothing else changes; like ``audit_rec
 must be called outside ``transaction.atomic`` and raise AuditInsideTransactionError inside
 one, before changing anything. The exception is a successful claim: its "downloaded" row is
 appended inside the claim's transaction, so that the key is wiped if and only if its
-download is recorded (a failed append raises, and the key is still there).
+download is recorded (a failed append raises ``DownloadNotHandedOut``, and the key is still there).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
@@ -53,8 +53,8 @@ MESSAGE_EXPIRED = (
 MESSAGE_BAD_TOKEN = "This private key can be downloaded only in the browser that created the key pair."  # noqa: S105
 MESSAGE_DOWNLOADED = "Your private key is downloading. Keep it safe: it cannot be downloaded again."
 MESSAGE_NOT_HANDED_OUT = (
-    "The portal could not record this download, so it did not hand the private key out. "
-    "Your key is still waiting for you: try again in a moment."
+    "The portal could not complete this download in its database, so it handed nothing out and changed "
+    "nothing. If your private key was waiting, it still is: try again in a moment."
 )
 
 # Audit details: short text for reviewers, never a token or key.
@@ -183,19 +183,26 @@ def delivery_claim(
     user_agent = (user_agent or "")[: Delivery._meta.get_field("claimed_user_agent").max_length]
 
     origin = {"actor": user, "source_ip": source_ip, "user_agent": user_agent, "portal_request_id": portal_request_id}
-    with transaction.atomic():
-        delivery = _locked_delivery(delivery_public_id)
-        result, audit = _claim_locked(
-            delivery, user=user, token=token, source_ip=source_ip, user_agent=user_agent, now=now
-        )
-        if result.ok:
-            # The key leaves only if its "downloaded" row commits with the claim: should the
-            # append fail, the claim rolls back and the key stays for another try.
-            audit_record_with_the_work(**origin, **_keypair_fields(delivery), **audit)
-            return result
+    try:
+        with transaction.atomic():
+            delivery = _locked_delivery(delivery_public_id)
+            result, audit = _claim_locked(
+                delivery, user=user, token=token, source_ip=source_ip, user_agent=user_agent, now=now
+            )
+            if result.ok:
+                # The key leaves only if its "downloaded" row commits with the claim: should the
+                # append fail, the claim rolls back and the key stays for another try.
+                audit_record_with_the_work(**origin, **_keypair_fields(delivery), **audit)
+                return result
+    except DatabaseError as error:
+        raise DownloadNotHandedOut from error
 
     audit_record(**origin, **_keypair_fields(delivery), **audit)
     return result
+
+
+class DownloadNotHandedOut(Exception):
+    """The claim's transaction failed and was rolled back: no key was handed out, nothing changed."""
 
 
 def _claim_locked(

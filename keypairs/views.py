@@ -13,7 +13,6 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from keypairs import limits, selectors, services
-from keypairs.delivery import MESSAGE_NOT_HANDED_OUT, delivery_claim, delivery_report
+from keypairs.delivery import MESSAGE_NOT_HANDED_OUT, DownloadNotHandedOut, delivery_claim, delivery_report
 from keypairs.forms import KeyPairCreateForm
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
@@ -145,9 +144,9 @@ def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
             user_agent=origin.user_agent,
             portal_request_id=origin.portal_request_id,
         )
-    except DatabaseError:
-        # The claim and its "downloaded" row commit together, so a database failure here
-        # left the key in place: say so, rather than a 500 that reads like a lost key.
+    except DownloadNotHandedOut:
+        # The claim and its "downloaded" row commit together, so their failure left the key
+        # in place: say so, rather than a 500 that reads like a lost key.
         logger.exception(
             "A download of key pair request %s failed in the database; the key was not handed out", public_id
         )

@@ -186,6 +186,26 @@ def test_a_download_that_cannot_be_recorded_hands_nothing_out_and_keeps_the_key(
     assert len(events("downloaded")) == 1
 
 
+def test_a_refusal_that_cannot_be_recorded_does_not_claim_the_key_is_waiting(alice_client, alices, monkeypatch):
+    # Only a failure inside the claim's own transaction leaves the key in place. A second
+    # download is refused after that transaction; if its audit row then fails, the portal
+    # must not tell the user the key is still waiting: it was downloaded already.
+    from django.db import OperationalError
+
+    from keypairs import audit
+
+    assert alice_client.post(download_url(alices)).status_code == 200
+
+    def head_that_fails():
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(audit, "_locked_head", head_that_fails)
+    with pytest.raises(OperationalError):
+        alice_client.post(download_url(alices))
+
+    assert reload(alices).ciphertext is None
+
+
 def test_it_only_allows_post(alice_client, alices):
     response = alice_client.get(download_url(alices))
 
