@@ -383,7 +383,7 @@ class Transport:
         ``Session.request`` would merge cookies, hooks, proxy and environment settings on every
         call, none of which the transport uses (``trust_env`` is off, BCC sets no cookies,
         redirects are not followed), and that merging cost more per call than the signature
-        (docs/benchmarks.md, section 2). The adapter raises the same exceptions.
+        (docs/benchmarks.md, section 0.2). The adapter raises the same exceptions.
         """
         prepared = requests.PreparedRequest()
         prepared.prepare(

@@ -3,7 +3,7 @@
 Every key pair page asks whether the person holds the developer role (``has_perm``), and
 ModelBackend answers with two ORM queries on every request: the user's own permissions, then
 their groups'. Building those joins was a fifth of a download's time in the portal's profile
-(docs/benchmarks.md, section 3). ``OneQueryPermissions`` loads both sets with one SQL
+(docs/benchmarks.md, sections 0.3 and 0.4). ``OneQueryPermissions`` loads both sets with one SQL
 statement, written once per process from the models' own table and column names.
 
 The answer is ModelBackend's in every case, and tests/test_permissions_one_query.py compares
