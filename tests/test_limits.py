@@ -17,7 +17,7 @@ import time
 import uuid
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.utils import timezone
 
@@ -374,6 +374,35 @@ def test_concurrent_creates_never_get_past_the_rate_limit(alice, settings, share
     assert len(refusals) == workers
     assert sum(refusal is None for refusal in refusals) == 5
     assert {refusal.kind for refusal in refusals if refusal is not None} == {limits.RATE_LIMITED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_probe_that_lands_on_a_held_slot_still_finds_the_free_one(alice, settings, shared_cache, monkeypatch):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 3
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 0
+    monkeypatch.setattr(limits.secrets, "choice", lambda keys: keys[0])  # always the first slot
+
+    decisions = [limits.limit_check(user=alice, region="bj", claim=f"form-{n}") for n in range(4)]
+
+    # The first take fills slot 0; every later probe hits it, and the full look fills 1 and 2.
+    assert [decision is None for decision in decisions] == [True, True, True, False]
+    assert decisions[3].kind == limits.RATE_LIMITED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_under_a_large_limit_reads_one_slot_not_all_of_them(alice, settings, monkeypatch):
+    settings.KEYPAIR_CREATE_RATE_LIMIT = 1000
+    settings.KEYPAIR_MAX_PER_USER_PER_REGION = 0
+    looks = []
+    backend = caches["default"]  # the instance behind django.core.cache.cache, for this thread
+    get_many = backend.get_many
+    monkeypatch.setattr(backend, "get_many", lambda keys, *args, **kwargs: looks.append(len(keys)) or get_many(keys))
+
+    decisions = [limits.limit_check(user=alice, region="bj", claim=f"form-{n}") for n in range(3)]
+
+    assert decisions == [None, None, None]
+    # Three creates among 1,000 slots: a probe hits a held one with odds of at most 3 in 1,000.
+    assert sum(looks) <= 1000, looks
 
 
 @pytest.mark.redis
