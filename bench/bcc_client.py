@@ -143,26 +143,25 @@ def measure(sandbox: SandboxProcess, *, runs: int, round_trips: int) -> dict:
     round_trips_floor(floor, 5)
     ours_rate, sdk_rate, ratios, floor_rate = [], [], [], []
     ours_cpu, sdk_cpu, cpu_ratios = [], [], []
+    sides = {"ours": (round_trips_ours, ours), "sdk": (round_trips_sdk, sdk)}
     cpu_before = sandbox.cpu_seconds()
     for _ in range(runs):
         # Wall time, and this thread's CPU time: the client's own work, without the sandbox's
         # (another process) or the time spent waiting for it.
-        ours_seconds = sdk_seconds = ours_cpu_seconds = sdk_cpu_seconds = 0.0
+        seconds = {side: 0.0 for side in sides}
+        cpu_seconds = {side: 0.0 for side in sides}
         for index, done in enumerate(range(0, round_trips, CHUNK)):
             count = min(CHUNK, round_trips - done)
             for side in ("ours", "sdk") if index % 2 == 0 else ("sdk", "ours"):
+                run, client = sides[side]
                 cpu_started = time.thread_time()
-                if side == "ours":
-                    ours_seconds += round_trips_ours(ours, count)
-                    ours_cpu_seconds += time.thread_time() - cpu_started
-                else:
-                    sdk_seconds += round_trips_sdk(sdk, count)
-                    sdk_cpu_seconds += time.thread_time() - cpu_started
-        ours_rate.append(round_trips / ours_seconds)
-        sdk_rate.append(round_trips / sdk_seconds)
+                seconds[side] += run(client, count)
+                cpu_seconds[side] += time.thread_time() - cpu_started
+        ours_rate.append(round_trips / seconds["ours"])
+        sdk_rate.append(round_trips / seconds["sdk"])
         ratios.append(ours_rate[-1] / sdk_rate[-1])
-        ours_cpu.append(ours_cpu_seconds * 1000 / round_trips)
-        sdk_cpu.append(sdk_cpu_seconds * 1000 / round_trips)
+        ours_cpu.append(cpu_seconds["ours"] * 1000 / round_trips)
+        sdk_cpu.append(cpu_seconds["sdk"] * 1000 / round_trips)
         cpu_ratios.append(ours_cpu[-1] / sdk_cpu[-1])
     sandbox_cpu_ms = (sandbox.cpu_seconds() - cpu_before) * 1000 / (2 * runs * round_trips)
     for _ in range(runs):

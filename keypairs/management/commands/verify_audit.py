@@ -2,8 +2,9 @@
 
 Exits 0 and prints "Audit chain verified: N events." when every event is intact and in
 place; otherwise names the first broken event and why, and exits 1. Either way the result is
-recorded for the admin's "verified when last checked" line (keypairs.audit_review). Cheap enough for a
-nightly cron job: it reads the log in keyset batches, so memory stays flat at any size.
+recorded for the admin's "verified when last checked" line (keypairs.audit_review). Cheap
+enough for a nightly cron job: it reads the log in keyset batches, so memory stays flat at
+any size.
 """
 
 from django.core.management.base import BaseCommand, CommandError
