@@ -166,6 +166,10 @@ class AuditEvent(models.Model):
         SIGN_IN_REFUSED = "sign_in_refused", "Sign-in refused"
         RECONCILED = "reconciled", "Reconciled"
         EXPORTED = "exported", "Audit log exported"
+        ACCESS_REFUSED = "access_refused", "Access refused"
+        ROLES_CHANGED = "roles_changed", "Roles changed"
+        CHAIN_HEAD_REBUILT = "chain_head_rebuilt", "Audit chain head rebuilt"
+        CHAIN_PROBLEM_ACKNOWLEDGED = "chain_problem_acknowledged", "Audit chain problem acknowledged"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
