@@ -57,6 +57,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from keypairs.models import AuditChainHead, AuditEvent
+from portal.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ def _content_from(
         actor_username = actor.get_username()
     if request is not None:
         if source_ip is None:
-            source_ip = request.META.get("REMOTE_ADDR")
+            source_ip = client_address(request)
         if user_agent is None:
             user_agent = request.META.get("HTTP_USER_AGENT", "")
         if portal_request_id is None:

@@ -25,6 +25,7 @@ from keypairs.delivery import MESSAGE_NOT_HANDED_OUT, DownloadNotHandedOut, deli
 from keypairs.forms import KeyPairCreateForm
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
+from portal.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def keypair_list(request: HttpRequest) -> HttpResponse:
 
 def _origin(request: HttpRequest) -> services.Origin:
     return services.Origin(
-        source_ip=request.META.get("REMOTE_ADDR"),
+        source_ip=client_address(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         portal_request_id=getattr(request, "request_id", ""),
     )
