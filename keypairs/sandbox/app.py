@@ -21,12 +21,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from keypairs.sandbox import auth, control, faults, operations, routing
+from keypairs.sandbox import auth, control, faults, keys, operations, routing
 from keypairs.sandbox.errors import SandboxError, injected_status_error
 from keypairs.sandbox.store import DEFAULT_QUOTA, KeypairStore, Scope
 
@@ -122,6 +122,10 @@ class Sandbox:
         seconds: float | None = None,
     ) -> faults.Fault:
         fault = faults.make_fault(kind, count=count, operation=operation, status=status, seconds=seconds)
+        if fault.kind in faults.AFTER_ACTING and fault.operation in (None, "create"):
+            # Before the request, not while the client's read timeout runs (faults.py says why).
+            prepared = tuple(keys.generate_rsa_keypair() for _ in range(min(fault.count, faults.PREPARED_AT_MOST)))
+            fault = replace(fault, prepared_keypairs=prepared)
         self.faults.add(fault)
         return fault
 
@@ -213,6 +217,7 @@ class Sandbox:
             body=body,
             store=self.store,
             now=self.clock(),
+            prepared_keypair=fault.prepared_keypair if fault is not None else None,
         )
         try:
             outcome = Outcome.json(request_id, 200, operations.perform(call))

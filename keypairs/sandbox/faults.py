@@ -16,12 +16,21 @@ Kinds:
   the connection without answering: the client cannot know it happened.
 - ``commit_then_hang``: do the operation, then wait ``seconds`` without answering,
   then close: a client with a shorter read timeout gives up after BCC committed.
+
+The key pairs an after-acting fault's creates store are generated when the fault is
+injected (``prepared_keypairs``), not while the client waits. Generating a 2048-bit RSA key
+takes tens of milliseconds, and more than a second on a loaded machine: generated during the
+request, it could outlast a client's read timeout, and the client would give up *before*
+the create committed (a different failure, the one ``latency`` plays), not after it.
+At most ``PREPARED_AT_MOST`` are prepared, so a large ``count`` cannot stall the sandbox;
+creates beyond them generate their key as usual.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from keypairs.sandbox.routing import OPERATIONS
 
@@ -32,6 +41,7 @@ BEFORE_ACTING = frozenset({"status", "drop", "not_json"})
 AFTER_ACTING = frozenset({"commit_then_drop", "commit_then_hang"})
 _DEFAULT_STATUS = {"status": 500, "not_json": 502}
 _NEEDS_SECONDS = frozenset({"latency", "commit_then_hang"})
+PREPARED_AT_MOST = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,13 @@ class Fault:
     operation: str | None = None
     status: int | None = None
     seconds: float | None = None
+    # One per request the fault still applies to (see the module docstring); never shown.
+    prepared_keypairs: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def prepared_keypair(self) -> Any | None:
+        """The key pair this request's create stores, generated in advance; None to generate one."""
+        return self.prepared_keypairs[0] if self.prepared_keypairs else None
 
     def as_dict(self) -> dict:
         return {
@@ -103,6 +120,7 @@ class FaultPlan:
                     if fault.count == 1:
                         del self._pending[index]
                     else:
-                        self._pending[index] = replace(fault, count=fault.count - 1)
-                    return replace(fault, count=1)
+                        rest = fault.prepared_keypairs[1:]
+                        self._pending[index] = replace(fault, count=fault.count - 1, prepared_keypairs=rest)
+                    return replace(fault, count=1, prepared_keypairs=fault.prepared_keypairs[:1])
             return None

@@ -43,6 +43,8 @@ class Call:
     body: bytes
     store: KeypairStore
     now: datetime
+    # A create's key material generated ahead of the request (an after-acting fault's; faults.py).
+    prepared_keypair: keys.GeneratedKeypair | None = None
 
 
 def perform(call: Call) -> dict[str, Any] | None:
@@ -58,7 +60,7 @@ def create(call: Call) -> dict[str, Any]:
     description = rules.check_description(_string(fields, "description", required=False))
 
     def make() -> tuple[StoredKeypair, str | None]:
-        generated = keys.generate_rsa_keypair()
+        generated = call.prepared_keypair or keys.generate_rsa_keypair()
         stored = _stored(call, name, description, generated.public_key, generated.fingerprint, generated.blob)
         return stored, generated.private_key
 

@@ -67,6 +67,25 @@ def test_commit_then_drop_with_a_client_token_lets_a_retry_find_the_key_pair(san
     assert len(sandbox.keypairs()) == 1
 
 
+def test_a_fault_after_acting_generates_its_keys_when_injected_not_while_the_client_waits(sandbox, bcc, monkeypatch):
+    from keypairs.sandbox import keys
+
+    generated = []
+    generate = keys.generate_rsa_keypair
+    monkeypatch.setattr(keys, "generate_rsa_keypair", lambda: generated.append(1) or generate())
+    sandbox.inject("commit_then_drop", operation="create", count=2)
+    assert len(generated) == 2
+
+    for name in ("first", "second"):
+        with pytest.raises(requests.ConnectionError):
+            bcc.create(name)
+
+    assert len(generated) == 2
+    # Each create stored a key of its own: a prepared key is never handed out twice.
+    fingerprints = {keypair["fingerPrint"] for keypair in sandbox.keypairs()}
+    assert len(fingerprints) == 2
+
+
 def test_commit_then_hang_outlasts_a_short_read_timeout_after_committing(sandbox, bcc):
     sandbox.inject("commit_then_hang", operation="create", seconds=3)
     started = time.monotonic()
