@@ -150,7 +150,7 @@ def event_content(
     """The columns of one event, checked and fitted, before it is chained.
 
     ``actor`` is a User (or None for the system). ``request`` supplies the source IP
-    (``REMOTE_ADDR``), user agent and portal request id; ``source_ip``, ``user_agent`` and
+    (the client's, ``portal.client_address``), user agent and portal request id; ``source_ip``, ``user_agent`` and
     ``portal_request_id`` override it for callers that have no HttpRequest. ``actor_username``
     names an actor without an account (a refused sign-in). ``detail`` is short human text:
     never a private key, download token or secret key.

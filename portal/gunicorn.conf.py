@@ -59,12 +59,16 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "100"))
 # Workers prove they are alive by touching a file; on a slow disk a late touch gets a healthy
 # worker killed, so the files go to memory where there is a tmpfs for it.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - gunicorn's documented choice
-# Trust X-Forwarded-* only from the load balancer's addresses.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Trust X-Forwarded-Proto (the scheme) only from the load balancer's addresses. Without
+# FORWARDED_ALLOW_IPS, the proxies the portal trusts for the client's address (TRUSTED_PROXIES):
+# one list of balancers for both.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or os.environ.get("TRUSTED_PROXIES") or "127.0.0.1"
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "") or "gunicorn.ctl"
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 
 accesslog = "-"
+# %(h)s is the client's address as the portal decides it (TRUSTED_PROXIES), not the balancer's.
+logger_class = "portal.gunicorn_logger.ClientAddressLogger"
 # %(U)s is the path without its query string: nothing a query carries reaches the log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"

@@ -14,6 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from portal import client_address
 from portal import logging as portal_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -166,6 +167,14 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
+# The proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed, for the client's
+# address in audit rows, the download page and the logs (portal/client_address.py). Empty: the
+# peer is the client, and the header is never read.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    client_address.parse_trusted_proxies(TRUSTED_PROXIES)
+except ValueError as invalid:
+    raise ImproperlyConfigured(str(invalid)) from None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
