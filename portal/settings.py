@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The portal's 404 page even with DEBUG on (make run): no technical page listing URLs.
+    "portal.error_pages.NotFoundPageMiddleware",
     # Every view needs a signed-in user unless it is marked @login_not_required
     # (the health check and the sign-in page): a new view is private by default.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
