@@ -212,7 +212,10 @@ def test_a_cache_that_fails_does_not_fail_the_check(db, settings):
     call_command("verify_audit", stdout=out, stderr=err)
 
     assert out.getvalue() == "Audit chain verified: 2 events.\n"
-    assert err.getvalue() == "Could not record the result for the admin (ConnectionError).\n"
+    assert err.getvalue() == (
+        "Could not write the pending refusal counts (ConnectionError).\n"
+        "Could not record the result for the admin (ConnectionError).\n"
+    )
 
 
 # --- Rows the chain does not account for ---------------------------------------------------------
