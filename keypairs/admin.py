@@ -29,13 +29,16 @@ from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.http import content_disposition_header
 from django.utils.text import capfirst
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext
+from django.views.decorators.http import require_POST
 
 from keypairs import audit_review
-from keypairs.audit import SIGNED_FIELDS, audit_record
+from keypairs.audit import SIGNED_FIELDS, audit_acknowledge, audit_record, unacknowledged_head_rebuilds
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 
 EXPORT_DETAIL = "CSV export of the audit log; filters: {filters}"
+ACKNOWLEDGED_MESSAGE = "Acknowledged: the rebuilt chain head is recorded as reviewed by you."
+NOTHING_TO_ACKNOWLEDGE_MESSAGE = "There is no chain problem waiting for an acknowledgement."
 MAX_EVENT_ID = 2**63 - 1
 
 
@@ -206,13 +209,24 @@ class AuditEventAdmin(ReadOnlyAdmin):
     def get_urls(self):
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("export/", self.admin_site.admin_view(require_GET(self.export_view)), name=f"{info}_export"),
+            # POST (with the admin's CSRF check): an export writes an audit row, and a cross-site
+            # link or image must not be able to make an auditor's browser write one.
+            path("export/", self.admin_site.admin_view(require_POST(self.export_view)), name=f"{info}_export"),
             path("verify/", self.admin_site.admin_view(require_POST(self.verify_view)), name=f"{info}_verify"),
+            path(
+                "acknowledge/",
+                self.admin_site.admin_view(require_POST(self.acknowledge_view)),
+                name=f"{info}_acknowledge",
+            ),
             *super().get_urls(),
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        extra_context = {**(extra_context or {}), "chain_status": audit_review.chain_status()}
+        extra_context = {
+            **(extra_context or {}),
+            "chain_status": audit_review.chain_status(),
+            "unacknowledged_rebuilds": unacknowledged_head_rebuilds(),
+        }
         return super().changelist_view(request, extra_context)
 
     @staticmethod
@@ -249,6 +263,16 @@ class AuditEventAdmin(ReadOnlyAdmin):
             self.message_user(request, audit_review.ALREADY_RUNNING_MESSAGE, messages.WARNING)
         else:
             self.message_user(request, status.message, messages.SUCCESS if status.ok else messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:keypairs_auditevent_changelist"))
+
+    def acknowledge_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        """An auditor acknowledges the rebuilt chain head(s) ``verify_audit`` reports (recorded in the log)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if audit_acknowledge(actor=request.user, request=request) is None:
+            self.message_user(request, gettext(NOTHING_TO_ACKNOWLEDGE_MESSAGE), messages.WARNING)
+        else:
+            self.message_user(request, gettext(ACKNOWLEDGED_MESSAGE), messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:keypairs_auditevent_changelist"))
 
 

@@ -11,13 +11,28 @@ reorder rows with plain SQL. Each event therefore carries
 
 where ``prev_hash`` is the ``row_hash`` of the event before it (``GENESIS_HASH`` for the
 first). Editing a row breaks its own hash; deleting or reordering rows breaks the links;
-deleting the newest rows is caught by comparing with ``AuditChainHead``. Forging a
-consistent chain needs ``AUDIT_HMAC_KEY``, which lives in the application's environment,
-not in the database. What this cannot stop: someone holding both the key and write access
-to the database, or one who deletes the newest rows and also rewinds the head row. For
-those, ship the output of ``verify_audit`` (it includes the head hash at ``-v 2``) or
-the log itself to a separate system, and give the application's database role no
-``UPDATE``/``DELETE`` on ``keypairs_auditevent``.
+deleting the newest rows is caught by comparing with ``AuditChainHead`` (its event id AND
+its hash). Forging a consistent chain needs ``AUDIT_HMAC_KEY``, which lives in the
+application's environment, not in the database. What this cannot stop: someone holding both
+the key and write access to the database, or one who deletes the newest rows and also
+rewinds the head row to the new newest row (id and hash). Detecting that needs a copy of the
+head outside the database: ship the output of ``verify_audit`` (it includes the head hash at
+``-v 2``) or the log itself to a separate system, and give the application's database role
+no ``UPDATE``/``DELETE`` on ``keypairs_auditevent``.
+
+Rows the chain does not account for
+-----------------------------------
+A database role with ``INSERT`` alone (the advice above) can still add rows. ``audit_verify``
+walks every row of the table in id order, not just up to the head, and reports each row
+that is not a link of the chain (past the head, or between its events). Such a row never
+blocks the portal's own writes: an append takes the id after the highest one in the table,
+chains after the head's true hash (``prev_hash`` is indexed, not unique, so a foreign row
+claiming the head as its predecessor cannot take that link away), and logs an alarm.
+
+A missing head row is rebuilt from the newest event, and the rebuild is itself recorded as a
+security event (``chain_head_rebuilt``): rows deleted together with the head cannot be told
+from a shorter log, so ``audit_verify`` reports every rebuild until an auditor acknowledges
+it in the admin (``chain_problem_acknowledged``, written by ``audit_acknowledge``).
 
 Transactions
 ------------
@@ -35,8 +50,8 @@ Concurrency
 Each append locks the single ``AuditChainHead`` row (``SELECT ... FOR UPDATE`` on
 PostgreSQL; on SQLite every transaction takes the write lock up front because settings use
 ``transaction_mode="IMMEDIATE"``), reads the newest hash, inserts, and moves the head. Two
-writers can therefore never chain to the same predecessor; ``prev_hash`` is also unique in
-the database, so a fork would fail loudly rather than be stored.
+writers can therefore never chain to the same predecessor; a fork written around the lock
+would show in ``audit_verify`` as a row the chain does not account for.
 """
 
 from __future__ import annotations
@@ -46,6 +61,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +69,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -89,6 +106,17 @@ INSIDE_TRANSACTION_MESSAGE = (
     "audit_record() was called inside transaction.atomic(). An audit row written there would be "
     "rolled back with the transaction it records; call it after the transaction has committed "
     "or failed, or use audit_record_after_commit()."
+)
+
+
+# A user agent is chosen by whoever sends the request: kept short and printable in every row.
+USER_AGENT_MAX_LENGTH = 256
+
+HEAD_REBUILT_DETAIL = "chain head rebuilt: {count} events, last hash {last_hash}"
+ACKNOWLEDGED_DETAIL = "Acknowledged the chain head rebuilt at event #{ids}."
+FOREIGN_ROWS_ALARM = (
+    "Audit rows the portal did not write sit past the chain head (highest id #%s, head at #%s); "
+    "the next event chains after the head, and verify_audit reports those rows."
 )
 
 
@@ -186,9 +214,21 @@ def event_content(
 
 def _append(content: dict[str, Any]) -> AuditEvent:
     """Chain one event after the head, under the head's row lock (the caller holds a transaction)."""
-    head = _locked_head()
+    return _chain_after(_locked_head(), content)
+
+
+def _chain_after(head: AuditChainHead, content: dict[str, Any]) -> AuditEvent:
+    """Insert ``content`` after ``head`` (locked by the caller) and move the head to it.
+
+    The id is the next free one, not just the head's plus one: a row someone inserted past the
+    head with plain SQL must not make every later write fail. It is left where it is, for
+    ``audit_verify`` to report, and the log gets an alarm.
+    """
+    highest = AuditEvent.objects.filter(id__gt=head.last_event_id).aggregate(highest=Max("id"))["highest"]
+    if highest is not None:
+        logger.error(FOREIGN_ROWS_ALARM, highest, head.last_event_id)
     event = AuditEvent(
-        id=head.last_event_id + 1,
+        id=max(head.last_event_id, highest or 0) + 1,
         # Taken under the lock, so created_at never goes backwards along the chain.
         created_at=timezone.now(),
         prev_hash=head.last_hash,
@@ -251,9 +291,19 @@ def _content_from(
         "actor_username": actor_username,
         "actor_subject": actor_subject,
         "source_ip": normalize_ip(source_ip),
-        "user_agent": user_agent or "",
+        "user_agent": clean_user_agent(user_agent),
         "portal_request_id": portal_request_id or "",
     }
+
+
+def clean_user_agent(value: str | None) -> str:
+    """At most USER_AGENT_MAX_LENGTH characters, without control characters.
+
+    Anyone can send any user agent: a long one would fill rows, and control characters
+    (newlines, escapes) could disguise a row in a terminal or an export.
+    """
+    printable = "".join(char for char in (value or "") if unicodedata.category(char) != "Cc")
+    return printable[:USER_AGENT_MAX_LENGTH]
 
 
 def _fit_to_columns(content: dict[str, Any]) -> dict[str, Any]:
@@ -275,14 +325,36 @@ def _locked_head() -> AuditChainHead:
         return head
     # First event ever (or the head was lost): start from the newest event, if any.
     newest = AuditEvent.objects.order_by("-id").values_list("id", "row_hash").first()
-    if newest is not None:
-        logger.warning("Audit chain head was missing; rebuilt it from event #%s.", newest[0])
     last_event_id, last_hash = newest or (0, GENESIS_HASH)
-    AuditChainHead.objects.get_or_create(
+    _, created = AuditChainHead.objects.get_or_create(
         pk=AuditChainHead.SINGLETON_ID,
         defaults={"last_event_id": last_event_id, "last_hash": last_hash},
     )
-    return AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.SINGLETON_ID)
+    head = AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.SINGLETON_ID)
+    if created and newest is not None:
+        _record_head_rebuilt(head)
+    return head
+
+
+def _record_head_rebuilt(head: AuditChainHead) -> None:
+    """A lost head is a security event: rows deleted with it cannot be told from a shorter log.
+
+    Written in the same transaction as the rebuilt head, before the event that found it
+    missing, so that a rebuild is never without its row. ``audit_verify`` reports it until an
+    auditor acknowledges it.
+    """
+    count = AuditEvent.objects.count()
+    logger.error("Audit chain head was missing; rebuilt it from event #%s.", head.last_event_id)
+    detail = HEAD_REBUILT_DETAIL.format(count=count, last_hash=head.last_hash)
+    _chain_after(
+        head,
+        event_content(
+            action=AuditEvent.Action.CHAIN_HEAD_REBUILT,
+            outcome=AuditEvent.Outcome.FAILURE,
+            is_security_event=True,
+            detail=detail,
+        ),
+    )
 
 
 # --- Hashing ------------------------------------------------------------------------------
@@ -344,7 +416,9 @@ class VerificationResult:
     """What ``audit_verify`` found: ``ok``, or the first broken event and why.
 
     ``problem`` is one of the ``PROBLEM_*`` constants (empty when ``ok``), for code to branch
-    on; ``message`` is the sentence for people.
+    on; ``message`` is the sentence for people. ``foreign_event_ids`` lists rows of the table
+    that are not links of the chain (the first ``FOREIGN_IDS_SHOWN`` of them), and
+    ``rebuilt_head_ids`` the head rebuilds no auditor has acknowledged yet.
     """
 
     ok: bool
@@ -353,6 +427,8 @@ class VerificationResult:
     broken_event_id: int | None = None
     problem: str = ""
     message: str = ""
+    foreign_event_ids: tuple[int, ...] = ()
+    rebuilt_head_ids: tuple[int, ...] = ()
 
 
 PROBLEM_EDITED = "edited"
@@ -360,6 +436,8 @@ PROBLEM_MISSING = "missing"
 PROBLEM_REORDERED = "reordered"
 PROBLEM_TRUNCATED = "truncated"
 PROBLEM_HEAD_MISSING = "head_missing"
+PROBLEM_FOREIGN = "foreign"
+PROBLEM_HEAD_REBUILT = "head_rebuilt"
 
 VERIFIED_MESSAGE = "Audit chain verified: {count} events."
 EDITED_MESSAGE = "Event #{id} was changed after it was written: its content does not match its signature."
@@ -371,57 +449,184 @@ REORDERED_MESSAGE = (
 TRUNCATED_MESSAGE = (
     "The newest events were deleted: the chain head records event #{head_id}, but the log ends at {last}."
 )
+HEAD_HASH_MESSAGE = (
+    "The chain head does not match the log: it records event #{head_id} with another hash than "
+    "that event's (the head or the newest events were altered)."
+)
+HEAD_BEHIND_MESSAGE = (
+    "The chain head records event #{head_id}, but the chain goes on to #{last}: the head was wound back."
+)
 HEAD_MISSING_MESSAGE = "The audit chain head is missing, so deleted newest events could not be detected."
+FOREIGN_MESSAGE = (
+    "{count} row(s) in the audit table are not part of the chain (written outside the portal, "
+    "past the head or between its events): #{ids}."
+)
+HEAD_REBUILT_MESSAGE = (
+    "The chain head was lost and rebuilt (event #{ids}): newest events deleted with it cannot be "
+    "detected. An auditor must review and acknowledge it."
+)
 
 DEFAULT_BATCH_SIZE = 2000
+FOREIGN_IDS_SHOWN = 20
 
 
 def audit_verify(*, batch_size: int = DEFAULT_BATCH_SIZE) -> VerificationResult:
-    """Walk the whole chain in id order, in batches, and report the first break.
+    """Walk every row of the table in id order, in batches, and report what the chain cannot account for.
 
-    Events appended while the walk runs are left for the next run: the walk stops at the
-    head as it was when it began, so that the head comparison is exact.
+    Each row must link to the chain so far and carry a valid signature. A row that does not
+    is *foreign* (reported, the walk goes on) when it lies past the head or when a later row
+    is the chain's true next link; otherwise it is the first break, and the walk stops there.
+    The walk ends at the head (id and hash both compared); events appended while it runs
+    extend it, since the head is read again at the end.
     """
-    head = AuditChainHead.objects.filter(pk=AuditChainHead.SINGLETON_ID).values("last_event_id", "last_hash").first()
     events = AuditEvent.objects.order_by("id").values(*SIGNED_FIELDS, "prev_hash", "row_hash")
-    if head is not None:
-        events = events.filter(id__lte=head["last_event_id"])
-
-    expected_prev, last_id, count = GENESIS_HASH, 0, 0
+    walk = _Walk()
+    head = _head()
+    last_read: int | None = None
     while True:
-        batch = list(events.filter(id__gt=last_id)[:batch_size])
+        page = events if last_read is None else events.filter(id__gt=last_read)
+        batch = list(page[:batch_size])
         if not batch:
-            break
+            # Events appended while the walk ran moved the head: read on to the new head.
+            moved = _head()
+            if moved == head:
+                break
+            head = moved
+            continue
         for row in batch:
-            if not hmac.compare_digest(row["prev_hash"], expected_prev):
-                return _broken_link(row, expected_prev=expected_prev, last_id=last_id, count=count)
-            if not hmac.compare_digest(row_hash(prev_hash=row["prev_hash"], values=row), row["row_hash"]):
-                return _failed(count, row["id"], PROBLEM_EDITED, EDITED_MESSAGE.format(id=row["id"]))
-            expected_prev, last_id, count = row["row_hash"], row["id"], count + 1
+            last_read = row["id"]
+            broken = walk.take(row, head_id=head["last_event_id"] if head is not None else None)
+            if broken is not None:
+                return broken
+    return walk.result(head)
 
-    if head is None:
-        if count:
-            return _failed(count, None, PROBLEM_HEAD_MISSING, HEAD_MISSING_MESSAGE)
-    elif head["last_event_id"] != last_id or head["last_hash"] != expected_prev:
-        last = f"#{last_id}" if last_id else "nothing"
-        message = TRUNCATED_MESSAGE.format(head_id=head["last_event_id"], last=last)
-        return _failed(count, None, PROBLEM_TRUNCATED, message)
-    return VerificationResult(
-        ok=True, events_checked=count, head_hash=expected_prev, message=VERIFIED_MESSAGE.format(count=count)
+
+def _head() -> dict[str, Any] | None:
+    return AuditChainHead.objects.filter(pk=AuditChainHead.SINGLETON_ID).values("last_event_id", "last_hash").first()
+
+
+class _Walk:
+    """The state of one walk along the chain: the last link, the foreign rows, the rebuilt heads."""
+
+    def __init__(self) -> None:
+        self.expected_prev, self.last_id, self.count = GENESIS_HASH, 0, 0
+        self.foreign: list[int] = []
+        self.foreign_count = 0
+        self.unacknowledged_rebuilds: list[int] = []
+
+    def take(self, row: Mapping[str, Any], *, head_id: int | None) -> VerificationResult | None:
+        linked = hmac.compare_digest(row["prev_hash"], self.expected_prev)
+        signed = hmac.compare_digest(row_hash(prev_hash=row["prev_hash"], values=row), row["row_hash"])
+        if linked and signed:
+            self.expected_prev, self.last_id, self.count = row["row_hash"], row["id"], self.count + 1
+            if row["action"] == AuditEvent.Action.CHAIN_HEAD_REBUILT:
+                self.unacknowledged_rebuilds.append(row["id"])
+            elif row["action"] == AuditEvent.Action.CHAIN_PROBLEM_ACKNOWLEDGED:
+                self.unacknowledged_rebuilds.clear()
+            return None
+        if (head_id is not None and row["id"] > head_id) or self._true_link_comes_later(row["id"]):
+            self.foreign_count += 1
+            if len(self.foreign) < FOREIGN_IDS_SHOWN:
+                self.foreign.append(row["id"])
+            return None
+        if linked:
+            return self._failed(row["id"], PROBLEM_EDITED, EDITED_MESSAGE.format(id=row["id"]))
+        return self._broken_link(row)
+
+    def _true_link_comes_later(self, row_id: int) -> bool:
+        """Whether a later row links to the chain so far with a valid signature (``row_id`` is then an intruder)."""
+        candidates = AuditEvent.objects.filter(prev_hash=self.expected_prev, id__gt=row_id)
+        for candidate in candidates.values(*SIGNED_FIELDS, "prev_hash", "row_hash")[:5]:
+            if hmac.compare_digest(row_hash(prev_hash=candidate["prev_hash"], values=candidate), candidate["row_hash"]):
+                return True
+        return False
+
+    def _broken_link(self, row: Mapping[str, Any]) -> VerificationResult:
+        previous = f"event #{self.last_id}" if self.last_id else "the start of the log"
+        # Whichever row really links to the last good event tells a reorder from a deletion.
+        successor = AuditEvent.objects.filter(prev_hash=self.expected_prev).values_list("id", flat=True).first()
+        if successor is not None and successor != row["id"]:
+            message = REORDERED_MESSAGE.format(id=row["id"], previous=previous, successor=successor)
+            return self._failed(row["id"], PROBLEM_REORDERED, message)
+        return self._failed(row["id"], PROBLEM_MISSING, MISSING_MESSAGE.format(id=row["id"], previous=previous))
+
+    def result(self, head: Mapping[str, Any] | None) -> VerificationResult:
+        problems: list[tuple[str, str]] = []
+        if head is None:
+            if self.count:
+                problems.append((PROBLEM_HEAD_MISSING, HEAD_MISSING_MESSAGE))
+        elif head["last_event_id"] > self.last_id:
+            last = f"#{self.last_id}" if self.last_id else "nothing"
+            problems.append((PROBLEM_TRUNCATED, TRUNCATED_MESSAGE.format(head_id=head["last_event_id"], last=last)))
+        elif head["last_event_id"] < self.last_id:
+            message = HEAD_BEHIND_MESSAGE.format(head_id=head["last_event_id"], last=self.last_id)
+            problems.append((PROBLEM_TRUNCATED, message))
+        elif not hmac.compare_digest(head["last_hash"], self.expected_prev):
+            problems.append((PROBLEM_TRUNCATED, HEAD_HASH_MESSAGE.format(head_id=head["last_event_id"])))
+        if self.foreign_count:
+            ids = ", #".join(str(event_id) for event_id in self.foreign)
+            if self.foreign_count > len(self.foreign):
+                ids += ", ..."
+            problems.append((PROBLEM_FOREIGN, FOREIGN_MESSAGE.format(count=self.foreign_count, ids=ids)))
+        if self.unacknowledged_rebuilds:
+            ids = ", #".join(str(event_id) for event_id in self.unacknowledged_rebuilds)
+            problems.append((PROBLEM_HEAD_REBUILT, HEAD_REBUILT_MESSAGE.format(ids=ids)))
+        if problems:
+            return self._failed(None, problems[0][0], " ".join(message for _, message in problems))
+        return VerificationResult(
+            ok=True,
+            events_checked=self.count,
+            head_hash=self.expected_prev,
+            message=VERIFIED_MESSAGE.format(count=self.count),
+        )
+
+    def _failed(self, event_id: int | None, problem: str, message: str) -> VerificationResult:
+        broken = event_id if event_id is not None else (self.foreign[0] if self.foreign else None)
+        return VerificationResult(
+            ok=False,
+            events_checked=self.count,
+            head_hash=self.expected_prev,
+            broken_event_id=broken,
+            problem=problem,
+            message=message,
+            foreign_event_ids=tuple(self.foreign),
+            rebuilt_head_ids=tuple(self.unacknowledged_rebuilds),
+        )
+
+
+# --- Acknowledging -------------------------------------------------------------------------
+
+
+def unacknowledged_head_rebuilds() -> list[int]:
+    """Head rebuilds recorded after the last acknowledgement (two indexed lookups, for the admin).
+
+    The authoritative answer is ``audit_verify``'s, which counts only rows that are links of
+    the chain; this one is what the admin uses to offer the "acknowledge" button.
+    """
+    acknowledged = (
+        AuditEvent.objects.filter(action=AuditEvent.Action.CHAIN_PROBLEM_ACKNOWLEDGED)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
     )
+    rebuilt = AuditEvent.objects.filter(action=AuditEvent.Action.CHAIN_HEAD_REBUILT, id__gt=acknowledged or 0)
+    return list(rebuilt.order_by("id").values_list("id", flat=True))
 
 
-def _broken_link(row: Mapping[str, Any], *, expected_prev: str, last_id: int, count: int) -> VerificationResult:
-    previous = f"event #{last_id}" if last_id else "the start of the log"
-    # Whichever row really links to the last good event tells a reorder from a deletion.
-    successor = AuditEvent.objects.filter(prev_hash=expected_prev).values_list("id", flat=True).first()
-    if successor is not None and successor != row["id"]:
-        message = REORDERED_MESSAGE.format(id=row["id"], previous=previous, successor=successor)
-        return _failed(count, row["id"], PROBLEM_REORDERED, message)
-    return _failed(count, row["id"], PROBLEM_MISSING, MISSING_MESSAGE.format(id=row["id"], previous=previous))
+def audit_acknowledge(*, actor, request: HttpRequest | None = None) -> AuditEvent | None:
+    """An auditor acknowledges the head rebuilds reported so far; None when there is nothing to acknowledge.
 
-
-def _failed(count: int, event_id: int | None, problem: str, message: str) -> VerificationResult:
-    return VerificationResult(
-        ok=False, events_checked=count, broken_event_id=event_id, problem=problem, message=message
+    The acknowledgement is itself a chained event, so who acknowledged what, and when, is
+    part of the log; ``audit_verify`` stops reporting the rebuilds that came before it.
+    """
+    rebuilt = unacknowledged_head_rebuilds()
+    if not rebuilt:
+        return None
+    return audit_record(
+        action=AuditEvent.Action.CHAIN_PROBLEM_ACKNOWLEDGED,
+        outcome=AuditEvent.Outcome.SUCCESS,
+        actor=actor,
+        request=request,
+        is_security_event=True,
+        detail=ACKNOWLEDGED_DETAIL.format(ids=", #".join(str(event_id) for event_id in rebuilt)),
     )

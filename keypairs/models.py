@@ -198,9 +198,10 @@ class AuditEvent(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     portal_request_id = models.CharField(max_length=64, blank=True, db_index=True)
     detail = models.CharField(max_length=255, blank=True)
-    # Unique: two events can never follow the same predecessor, so the chain cannot fork
-    # even if the head lock were bypassed.
-    prev_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # Indexed, not unique: the head's row lock keeps the portal's own writes linear, and a
+    # row inserted with plain SQL claiming the head as its predecessor must not block the next
+    # real event (audit_verify reports that row instead).
+    prev_hash = models.CharField(max_length=64, db_index=True, editable=False)
     row_hash = models.CharField(max_length=64, unique=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()

@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from keypairs import audit_review
 from keypairs.admin import AuditEventAdmin
@@ -31,6 +33,12 @@ from tests.people import signed_in
 CHANGELIST = reverse("admin:keypairs_auditevent_changelist")
 EXPORT = reverse("admin:keypairs_auditevent_export")
 VERIFY = reverse("admin:keypairs_auditevent_verify")
+ACKNOWLEDGE = reverse("admin:keypairs_auditevent_acknowledge")
+
+
+def export(client, filters: dict | None = None, **extra):
+    """The export button: a POST to the export URL carrying the list's filters in its query string."""
+    return client.post(EXPORT + ("?" + urlencode(filters) if filters else ""), **extra)
 
 
 @contextmanager
@@ -263,7 +271,7 @@ def rows_of(response) -> list[list[str]]:
 
 
 def test_the_export_is_the_filtered_list_as_csv_newest_first(auditor, log):
-    response = auditor.get(EXPORT, {"region": "bj"})
+    response = export(auditor, {"region": "bj"})
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -279,19 +287,19 @@ def test_the_export_is_the_filtered_list_as_csv_newest_first(auditor, log):
 
 
 def test_the_export_follows_the_search_too(auditor, log):
-    _, *rows = rows_of(auditor.get(EXPORT, {"q": "req-failed"}))
+    _, *rows = rows_of(export(auditor, {"q": "req-failed"}))
 
     assert [int(row[0]) for row in rows] == [log[1].pk]
 
 
 def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_defused(auditor, log):
-    header, *rows = rows_of(auditor.get(EXPORT, {"action__exact": "downloaded"}))
+    header, *rows = rows_of(export(auditor, {"action__exact": "downloaded"}))
 
     assert dict(zip(header, rows[0], strict=True))["user_agent"] == '\'=HYPERLINK("http://evil")'
 
 
 def test_the_export_is_recorded_in_the_audit_log(auditor, log):
-    response = auditor.get(EXPORT, {"region": "bj", "q": "web"}, HTTP_USER_AGENT="Firefox/140")
+    response = export(auditor, {"region": "bj", "q": "web"}, HTTP_USER_AGENT="Firefox/140")
     rows_of(response)
 
     event = AuditEvent.objects.latest()
@@ -312,7 +320,7 @@ def test_the_export_streams_rows_as_they_are_read(auditor, db, monkeypatch):
         ]
 
     with CaptureQueriesContext(connection) as before_streaming:
-        response = auditor.get(EXPORT)
+        response = export(auditor)
     with CaptureQueriesContext(connection) as while_streaming:
         lines = sum(1 for _ in response.streaming_content)
 
@@ -322,8 +330,34 @@ def test_the_export_streams_rows_as_they_are_read(auditor, db, monkeypatch):
     assert lines == 1 + 30 + 1  # the header, the events, and the export's own row
 
 
-def test_only_a_get_exports(auditor, log):
-    assert auditor.post(EXPORT).status_code == 405
+def test_an_export_by_get_is_refused_and_writes_nothing(auditor, log):
+    before = AuditEvent.objects.count()
+
+    response = auditor.get(EXPORT, {"region": "bj"})
+
+    assert response.status_code == 405
+    assert AuditEvent.objects.count() == before
+
+
+def test_an_export_without_the_csrf_token_is_refused_and_writes_nothing(log):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(person("audrey", Role.AUDITOR))
+    before = AuditEvent.objects.count()
+
+    response = browser.post(EXPORT)
+
+    assert response.status_code == 403
+    assert AuditEvent.objects.count() == before
+
+
+def test_the_list_offers_the_export_as_a_form_with_a_csrf_token(auditor, log):
+    page = auditor.get(CHANGELIST, {"region": "bj"}).content.decode()
+
+    before, after = page.split('class="export-csv-form"', 1)
+    opening = before.rsplit("<form", 1)[1]
+    assert 'method="post"' in opening
+    assert f'action="{EXPORT}?region=bj"' in opening
+    assert 'name="csrfmiddlewaretoken"' in after.split("</form>", 1)[0]
 
 
 # --- Chain status --------------------------------------------------------------------------------------------
@@ -367,3 +401,56 @@ def test_a_verification_already_running_is_not_started_twice(auditor, log):
 
     assert audit_review.ALREADY_RUNNING_MESSAGE in [str(message) for message in response.context["messages"]]
     assert audit_review.chain_status() is None
+
+
+# --- A rebuilt chain head, acknowledged --------------------------------------------------------------------
+
+
+def test_an_auditor_acknowledges_a_rebuilt_head_and_verification_passes_again(auditor, log):
+    from keypairs.models import AuditChainHead
+
+    AuditChainHead.objects.all().delete()
+    record(keypair_name="after the loss")
+    assert "did NOT verify" in status_text(auditor.post(VERIFY, follow=True))
+    assert 'id="acknowledge-chain-problem"' in auditor.get(CHANGELIST).content.decode()
+
+    response = auditor.post(ACKNOWLEDGE, follow=True)
+
+    assert response.redirect_chain == [(CHANGELIST, 302)]
+    event = AuditEvent.objects.latest()
+    assert (event.action, event.actor_username, event.is_security_event) == (
+        "chain_problem_acknowledged",
+        "audrey",
+        True,
+    )
+    assert 'id="acknowledge-chain-problem"' not in response.content.decode()
+    assert "verified on" in status_text(auditor.post(VERIFY, follow=True))
+
+
+def test_there_is_nothing_to_acknowledge_on_an_intact_chain(auditor, log):
+    before = AuditEvent.objects.count()
+
+    response = auditor.post(ACKNOWLEDGE, follow=True)
+
+    assert response.status_code == 200
+    assert AuditEvent.objects.count() == before
+    assert 'id="acknowledge-chain-problem"' not in response.content.decode()
+
+
+def test_a_foreign_row_past_the_head_shows_as_broken_after_verify_now(auditor, log):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO keypairs_auditevent (id, created_at, actor_username, actor_subject, user_agent, action, "
+            "outcome, is_security_event, region, keypair_name, keypair_id, bcc_request_id, bcc_error_code, "
+            "portal_request_id, detail, prev_hash, row_hash) VALUES (%s, %s, 'mallory', '', '', 'signed_in', "
+            "'success', FALSE, '', '', '', '', '', '', 'planted', %s, %s)",
+            [log[-1].pk + 1, "2026-01-01 00:00:00", log[-1].row_hash, "f" * 64],
+        )
+
+    response = auditor.post(VERIFY, follow=True)
+
+    assert "did NOT verify" in status_text(response)
+    assert (
+        f"not part of the chain (written outside the portal, past the head or between its events): #{log[-1].pk + 1}"
+        in status_text(response)
+    )

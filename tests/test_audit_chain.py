@@ -85,12 +85,26 @@ def test_it_records_an_anonymous_actor_by_the_name_they_gave(db):
     assert AuditEvent.objects.get(pk=event.pk).actor_username == "mallory"
 
 
-def test_it_cuts_a_long_user_agent_to_512_characters(db):
+def test_it_cuts_a_long_user_agent_to_256_characters(db):
     request = RequestFactory().get("/", HTTP_USER_AGENT="A" * 2000)
 
     event = _record(request=request)
 
-    assert AuditEvent.objects.get(pk=event.pk).user_agent == "A" * 512
+    assert AuditEvent.objects.get(pk=event.pk).user_agent == "A" * 256
+
+
+def test_it_strips_control_characters_from_a_user_agent(db):
+    request = RequestFactory().get("/", HTTP_USER_AGENT="Firefox/140\r\n\x1b[31mforged row\x07\x7f")
+
+    event = _record(request=request)
+
+    assert AuditEvent.objects.get(pk=event.pk).user_agent == "Firefox/140[31mforged row"
+
+
+def test_a_user_agent_given_without_a_request_is_cleaned_too(db):
+    event = _record(user_agent="curl\t" + "B" * 300)
+
+    assert AuditEvent.objects.get(pk=event.pk).user_agent == "curl" + "B" * 252
 
 
 def test_it_leaves_out_a_source_address_that_is_not_an_ip(db):

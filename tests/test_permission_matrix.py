@@ -77,7 +77,15 @@ ROWS = [
     ("admin:keypairs_auditevent_add", "post", "/admin/keypairs/auditevent/add/", STAFF_ONLY),
     ("admin:keypairs_auditevent_delete", "get", "/admin/keypairs/auditevent/{event}/delete/", STAFF_ONLY),
     ("admin:keypairs_auditevent_delete", "post", "/admin/keypairs/auditevent/{event}/delete/", STAFF_ONLY),
-    ("admin:keypairs_auditevent_export", "get", "/admin/keypairs/auditevent/export/", AUDIT_LOG),
+    ("admin:keypairs_auditevent_export", "post", "/admin/keypairs/auditevent/export/", AUDIT_LOG),
+    ("admin:keypairs_auditevent_export", "get", "/admin/keypairs/auditevent/export/", (302, 302, 405, 405, 302)),
+    ("admin:keypairs_auditevent_acknowledge", "post", "/admin/keypairs/auditevent/acknowledge/", (302,) * 5),
+    (
+        "admin:keypairs_auditevent_acknowledge",
+        "get",
+        "/admin/keypairs/auditevent/acknowledge/",
+        (302, 302, 405, 405, 302),
+    ),
     ("admin:keypairs_auditevent_verify", "post", "/admin/keypairs/auditevent/verify/", (302, 302, 302, 302, 302)),
     ("admin:keypairs_auditevent_verify", "get", "/admin/keypairs/auditevent/verify/", (302, 302, 405, 405, 302)),
     # Create attempts

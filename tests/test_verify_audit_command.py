@@ -212,4 +212,127 @@ def test_a_cache_that_fails_does_not_fail_the_check(db, settings):
     call_command("verify_audit", stdout=out, stderr=err)
 
     assert out.getvalue() == "Audit chain verified: 2 events.\n"
-    assert err.getvalue() == "Could not record the result for the admin (ConnectionError).\n"
+    assert err.getvalue() == (
+        "Could not write the pending refusal counts (ConnectionError).\n"
+        "Could not record the result for the admin (ConnectionError).\n"
+    )
+
+
+# --- Rows the chain does not account for ---------------------------------------------------------
+
+FOREIGN_ROW = (
+    "INSERT INTO keypairs_auditevent (id, created_at, actor_username, actor_subject, user_agent, action, "
+    "outcome, is_security_event, region, keypair_name, keypair_id, bcc_request_id, bcc_error_code, "
+    "portal_request_id, detail, prev_hash, row_hash) "
+    "VALUES (%s, %s, 'mallory', '', '', 'signed_in', 'success', FALSE, '', '', '', '', '', '', "
+    "'planted', %s, %s)"
+)
+
+
+def _insert_foreign_row(event_id: int, prev_hash: str) -> None:
+    """What a database role with INSERT alone can do: a row with a made-up signature."""
+    _sql(FOREIGN_ROW, (event_id, "2026-01-01 00:00:00", prev_hash, f"{event_id:064x}"))
+
+
+def test_a_row_inserted_past_the_head_is_reported(db):
+    events = _write_events(3)
+    _insert_foreign_row(4, events[-1].row_hash)
+
+    with pytest.raises(CommandError) as raised:
+        _verify()
+
+    assert "1 row(s) in the audit table are not part of the chain" in str(raised.value)
+    result = audit_verify()
+    assert (result.ok, result.problem, result.foreign_event_ids, result.events_checked) == (False, "foreign", (4,), 3)
+
+
+def test_a_row_inserted_past_the_head_does_not_block_the_next_event(db):
+    events = _write_events(3)
+    _insert_foreign_row(4, events[-1].row_hash)
+
+    later = audit_record(action="requested", outcome="success", detail="after the intruder")
+
+    assert (later.pk, later.prev_hash) == (5, events[-1].row_hash)
+    result = audit_verify()
+    assert (result.problem, result.foreign_event_ids, result.events_checked) == ("foreign", (4,), 4)
+
+
+def test_a_foreign_row_with_a_low_id_is_reported_too(db):
+    _write_events(2)
+    _insert_foreign_row(-7, "f" * 64)
+
+    assert audit_verify().foreign_event_ids == (-7,)
+
+
+# --- The head, compared by id and by hash --------------------------------------------------------
+
+
+def test_a_head_wound_back_by_id_alone_is_caught(db):
+    _write_events(5)
+    _sql("DELETE FROM keypairs_auditevent WHERE id >= %s", (4,))
+    _sql("UPDATE keypairs_auditchainhead SET last_event_id = %s", (3,))
+
+    result = audit_verify()
+
+    assert (result.ok, result.problem) == (False, "truncated")
+    assert "another hash than that event's" in result.message
+
+
+def test_a_head_whose_hash_alone_was_changed_is_caught(db):
+    _write_events(3)
+    _sql("UPDATE keypairs_auditchainhead SET last_hash = %s", ("e" * 64,))
+
+    result = audit_verify()
+
+    assert (result.ok, result.problem) == (False, "truncated")
+
+
+# --- A lost head, rebuilt --------------------------------------------------------------------------
+
+
+def test_a_rebuilt_head_is_recorded_as_a_security_event(db):
+    events = _write_events(3)
+    AuditChainHead.objects.all().delete()
+
+    _write_events(1)
+
+    rebuilt = AuditEvent.objects.get(action="chain_head_rebuilt")
+    assert (rebuilt.pk, rebuilt.is_security_event) == (4, True)
+    assert rebuilt.detail == f"chain head rebuilt: 3 events, last hash {events[-1].row_hash}"
+    assert AuditEvent.objects.order_by("-id").first().pk == 5
+
+
+def test_a_rebuilt_head_is_reported_until_an_auditor_acknowledges_it(db):
+    from keypairs.audit import audit_acknowledge
+    from tests.auth_people import person
+
+    _write_events(3)
+    AuditChainHead.objects.all().delete()
+    _write_events(2)
+
+    with pytest.raises(CommandError) as raised:
+        _verify()
+    assert "The chain head was lost and rebuilt (event #4)" in str(raised.value)
+    assert audit_verify().problem == "head_rebuilt"
+
+    acknowledgement = audit_acknowledge(actor=person("audrey"))
+
+    assert acknowledgement.detail == "Acknowledged the chain head rebuilt at event #4."
+    assert _verify() == "Audit chain verified: 7 events.\n"
+    assert audit_acknowledge(actor=person("avery")) is None
+
+
+def test_sign_in_still_works_after_a_row_was_inserted_past_the_head(db, client):
+    from portal.auth.roles import Role
+    from tests.auth_people import PASSWORD, person
+
+    person("dana", Role.DEVELOPER)
+    events = _write_events(2)
+    _insert_foreign_row(3, events[-1].row_hash)
+
+    response = client.post("/accounts/login/", {"username": "dana", "password": PASSWORD})
+
+    assert (response.status_code, response["Location"]) == (302, "/")
+    signed_in = AuditEvent.objects.get(action="signed_in", actor_username="dana")
+    assert (signed_in.pk, signed_in.prev_hash, signed_in.actor_username) == (4, events[-1].row_hash, "dana")
+    assert audit_verify().foreign_event_ids == (3,)

@@ -10,6 +10,13 @@
   ``force_login``, which is not someone signing in to the portal. A new way to sign in must
   call ``record_sign_in`` too.
 
+- **Refusals by role** (an auditor opening a developer's page, a developer opening the admin)
+  are recorded by the guards that refuse them calling ``record_access_refused``.
+
+Refusals of both kinds are aggregated (``keypairs.audit_refusals``): per source address and
+reason (and person, when signed in) the first of each minute is written at once, the rest
+become one "N more" row, so that nobody can flood the log or the chain lock with them.
+
 The rows are written by ``audit_record`` outside any transaction: no sign-in code here runs
 inside ``transaction.atomic``, and a refused sign-in must be recorded even though nothing
 else is.
@@ -21,6 +28,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_out, user_login_failed
 from django.http import HttpRequest
 
+from keypairs import audit_refusals
 from keypairs.audit import audit_record
 from keypairs.models import AuditEvent
 from portal.auth import identities, refusals, roles
@@ -30,6 +38,8 @@ Outcome = AuditEvent.Outcome
 
 SIGNED_IN_DETAIL = "Signed in ({mode}) as {roles}."
 SIGNED_OUT_DETAIL = "Signed out ({mode})."
+ACCESS_REFUSED_DETAIL = "{reason} ({method} {path})"
+PATH_SHOWN = 100
 # Receivers are connected with these ids, so that connecting twice cannot double the rows.
 DISPATCH_UID = "portal.auth.audit_hooks.{}"
 
@@ -80,14 +90,24 @@ def record_refusal(request: HttpRequest | None, refusal: refusals.Refusal) -> No
     """Write the refused sign-in row once per request, however many code paths report it."""
     if request is not None and getattr(request, refusals.AUDITED_ATTRIBUTE, False):
         return
-    audit_record(
+    # Nobody is signed in yet: aggregated per source and reason, whatever user name was typed.
+    audit_refusals.record_refusal(
         action=Action.SIGN_IN_REFUSED,
-        outcome=Outcome.DENIED,
+        reason=refusal.reason,
         request=request,
         actor_username=refusal.username,
         actor_subject=refusal.subject,
-        detail=refusal.reason,
-        is_security_event=True,
     )
     if request is not None:
         setattr(request, refusals.AUDITED_ATTRIBUTE, True)
+
+
+def record_access_refused(request: HttpRequest, reason: str) -> None:
+    """A signed-in person was refused a page their roles do not allow (403); aggregated like sign-in refusals."""
+    audit_refusals.record_refusal(
+        action=Action.ACCESS_REFUSED,
+        reason=ACCESS_REFUSED_DETAIL.format(reason=reason, method=request.method, path=request.path[:PATH_SHOWN]),
+        request=request,
+        who=request.user.get_username() if request.user.is_authenticated else "",
+        actor=request.user,
+    )

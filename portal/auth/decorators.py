@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from portal.auth import roles
+from portal.auth import audit_hooks, roles
 from portal.auth.views import NO_DEVELOPER_ROLE, no_access_response
 
 
@@ -19,6 +19,7 @@ def developer_required(view):
     @wraps(view)
     def guarded(request, *args, **kwargs):
         if not request.user.has_perm(roles.CREATE_KEYPAIRS):
+            audit_hooks.record_access_refused(request, NO_DEVELOPER_ROLE)
             return no_access_response(request, NO_DEVELOPER_ROLE)
         return view(request, *args, **kwargs)
 

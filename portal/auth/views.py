@@ -125,6 +125,7 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(_safe_next(request) or reverse("admin:index"), settings.LOGIN_URL)
     if request.user.is_active and request.user.is_staff:
         return redirect(_safe_next(request) or reverse("admin:index"))
+    audit_hooks.record_access_refused(request, NO_ADMIN_ROLE)
     return no_access_response(request, NO_ADMIN_ROLE)
 
 

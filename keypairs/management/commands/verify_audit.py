@@ -2,14 +2,15 @@
 
 Exits 0 and prints "Audit chain verified: N events." when every event is intact and in
 place; otherwise names the first broken event and why, and exits 1. Either way the result is
-recorded for the admin's "verified when last checked" line (keypairs.audit_review). Cheap
+recorded for the admin's "verified when last checked" line (keypairs.audit_review). Before
+checking, it writes the counts of aggregated refusals that no later refusal flushed. Cheap
 enough for a nightly cron job: it reads the log in keyset batches, so memory stays flat at
 any size.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from keypairs import audit_review
+from keypairs import audit_refusals, audit_review
 from keypairs.audit import DEFAULT_BATCH_SIZE, audit_verify
 
 
@@ -27,6 +28,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
+        # Counts of aggregated refusals whose minute nobody followed are written first, so
+        # that they are in the log and in the verified chain (keypairs.audit_refusals).
+        try:
+            audit_refusals.flush_refusal_tails()
+        except Exception as error:  # the check must still run; the counts wait for the next refusal
+            self.stderr.write(f"Could not write the pending refusal counts ({error.__class__.__name__}).")
         result = audit_verify(batch_size=options["batch_size"])
         # What the admin shows auditors ("verified when last checked"): a nightly run, and a
         # broken chain above all, must reach it. With REDIS_URL the cache is the portal's own.
