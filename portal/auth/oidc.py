@@ -149,14 +149,15 @@ class PortalOIDCBackend(OneQueryPermissions, OIDCAuthenticationBackend):
         if settings.OIDC_RP_IDP_SIGN_KEY:
             return settings.OIDC_RP_IDP_SIGN_KEY
         ca_bundle = settings.OIDC_VERIFY_SSL if isinstance(settings.OIDC_VERIFY_SSL, str) else None
-        client = jwks.client_for(
+        key_set = jwks.key_set_for(
             self.OIDC_OP_JWKS_ENDPOINT,
             lifespan=settings.OIDC_JWKS_CACHE_SECONDS,
             timeout=settings.OIDC_TIMEOUT,
+            cooldown=settings.JWKS_REFETCH_COOLDOWN_SECONDS,
             ca_bundle=ca_bundle,
         )
         try:
-            return jwks.signing_key(client, token)
+            return key_set.signing_key(token)
         except jwt.PyJWKClientConnectionError as error:
             raise discovery.DiscoveryError(refusals.PROVIDER_UNREACHABLE) from error
         except (jwt.PyJWTError, KeyError, ValueError) as error:

@@ -140,10 +140,13 @@ def _reason(error: jwt.PyJWTError) -> str:
 def _verification_key(token: str):
     if settings.PROXY_JWT_PUBLIC_KEY:
         return _public_key_text(settings.PROXY_JWT_PUBLIC_KEY)
-    client = jwks.client_for(
-        settings.PROXY_JWKS_URL, lifespan=settings.PROXY_JWKS_CACHE_SECONDS, timeout=settings.PROXY_JWKS_TIMEOUT
+    key_set = jwks.key_set_for(
+        settings.PROXY_JWKS_URL,
+        lifespan=settings.PROXY_JWKS_CACHE_SECONDS,
+        timeout=settings.PROXY_JWKS_TIMEOUT,
+        cooldown=settings.JWKS_REFETCH_COOLDOWN_SECONDS,
     )
-    return jwks.signing_key(client, token)
+    return key_set.signing_key(token)
 
 
 def _public_key_text(value: str) -> str:
