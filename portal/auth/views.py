@@ -38,7 +38,7 @@ PROVIDER_UNAVAILABLE = "The company's sign-in service cannot be reached right no
 
 def landing_url(user) -> str:
     """Where a sign-in lands without a ``next``: the key pairs for developers, the admin for reviewers."""
-    if user is not None and not user.has_perm(roles.CREATE_KEYPAIRS) and user.is_staff:
+    if user is not None and not roles.may_create_keypairs(user) and user.is_staff:
         return reverse("admin:index")
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
