@@ -269,6 +269,8 @@ SSO_ADMIN_GROUPS = env.list("SSO_ADMIN_GROUPS", default=["portal-admins"])
 # A token naming a key id the cached key set lacks refetches the set at most once per this
 # many seconds per process (both SSO modes; portal/auth/jwks.py says why).
 JWKS_REFETCH_COOLDOWN_SECONDS = env.float("JWKS_REFETCH_COOLDOWN_SECONDS", default=60.0)
+if JWKS_REFETCH_COOLDOWN_SECONDS < 0:
+    raise ImproperlyConfigured("JWKS_REFETCH_COOLDOWN_SECONDS cannot be negative.")
 
 # OpenID Connect (mozilla-django-oidc; portal/auth/oidc.py). Only the issuer, client id and
 # secret are needed: the endpoints come from the issuer's discovery document unless set here.
