@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.auth.context_processors.portal_roles",
             ],
         },
     },
@@ -275,6 +276,12 @@ SSO_ROLES_CLAIM = env.str("SSO_ROLES_CLAIM", default="groups")
 SSO_DEVELOPER_GROUPS = env.list("SSO_DEVELOPER_GROUPS", default=["developers"])
 SSO_AUDITOR_GROUPS = env.list("SSO_AUDITOR_GROUPS", default=["auditors"])
 SSO_ADMIN_GROUPS = env.list("SSO_ADMIN_GROUPS", default=["portal-admins"])
+
+# A token naming a key id the cached key set lacks refetches the set at most once per this
+# many seconds per process (both SSO modes; portal/auth/jwks.py says why).
+JWKS_REFETCH_COOLDOWN_SECONDS = env.float("JWKS_REFETCH_COOLDOWN_SECONDS", default=60.0)
+if JWKS_REFETCH_COOLDOWN_SECONDS < 0:
+    raise ImproperlyConfigured("JWKS_REFETCH_COOLDOWN_SECONDS cannot be negative.")
 
 # OpenID Connect (mozilla-django-oidc; portal/auth/oidc.py). Only the issuer, client id and
 # secret are needed: the endpoints come from the issuer's discovery document unless set here.

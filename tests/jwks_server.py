@@ -30,22 +30,34 @@ def public_jwk(private_key, *, kid: str, alg: str) -> dict:
 
 
 class JwksServer:
-    """Serves ``keys`` at ``url``; counts the fetches so that caching can be checked."""
+    """Serves ``keys`` at ``url``; counts the fetches so that caching can be checked.
+
+    ``gate`` holds every answer while it is clear: a key server that is slow, or hangs, for as
+    long as a test wants, without the test measuring time.
+    """
 
     def __init__(self, keys: list[dict]) -> None:
         self.keys = keys
         self.fetches = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        self._count_lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                server.fetches += 1
+                with server._count_lock:
+                    server.fetches += 1
+                server.gate.wait(timeout=30)
                 body = json.dumps({"keys": server.keys}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the portal gave up waiting (its timeout) and closed the connection
 
             def log_message(self, *args):
                 pass
@@ -59,6 +71,7 @@ class JwksServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.gate.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.test import Client
 from django.utils.html import escape
@@ -239,6 +240,21 @@ def test_losing_the_last_role_takes_the_permissions_away_and_refuses(client, oid
 
     assert response["Location"] == "/accounts/no-access/"
     assert roles_of(get_user_model().objects.get()) == set()
+
+
+def test_a_session_ends_session_cookie_age_after_sign_in_whatever_is_written_to_it_later(client, oidc_mode):
+    """Roles are read at sign-in only: the session's age is how long a removed role lasts (README)."""
+    oidc_mode.set_user("sub-judy", email="judy@example.com", groups=["developers"])
+    sign_in(client, oidc_mode, "sub-judy")
+    session = Session.objects.get(session_key=client.session.session_key)
+    expires = session.expire_date
+
+    # Starting another sign-in writes to the session (state, nonce, PKCE verifier).
+    assert client.get("/oidc/authenticate/").status_code == 302
+
+    session.refresh_from_db()
+    assert "oidc_states" in session.get_decoded()
+    assert session.expire_date == expires
 
 
 def test_a_denied_consent_is_refused_and_audited(client, oidc_mode):

@@ -1,14 +1,20 @@
 """Every URL of the portal and of the admin, for every kind of person: who gets what.
 
 The people: Alice and Bob are developers (Alice owns a key pair whose private key waits for
-download), an auditor, a portal admin, and someone anonymous. Each row is one URL and
+download), an auditor, a portal admin, someone anonymous, a superuser without any role and a
+superuser with the developer role. Each row is one URL and
 method; each cell the status code that person must get. Bob holds Alice's download cookie
 too (as if he had stolen it) and still never gets her key. A test checks that the table
 names every URL the project routes, so that a new view cannot go unlisted.
 
+The two superusers are break-glass accounts: the flag alone grants no developer action (403 on
+every key pair page); one who also holds the developer role is a developer like Bob (and gets
+404, not Alice's key, with her cookie).
+
 Reading the admin columns: developers are not staff, so the admin sends them to its sign-in
 (302), which refuses them (403, admin_sign_in's row); auditors see the audit log only; portal
-admins see every record, view only; nobody adds, changes or deletes (403).
+admins see every record, view only; superusers see every record too and alone manage accounts
+and groups; nobody adds, changes or deletes an audit event or a create attempt (403).
 """
 
 from __future__ import annotations
@@ -31,43 +37,45 @@ from tests.auth_people import person
 from tests.people import signed_in
 
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgO\n-----END RSA PRIVATE KEY-----\n"
-PEOPLE = ("alice", "bob", "auditor", "portal_admin", "anonymous")
+PEOPLE = ("alice", "bob", "auditor", "portal_admin", "anonymous", "superuser", "superuser_developer")
 # Alice acts last, so that her download (which erases the key) comes after everyone else's try.
-ORDER = ("anonymous", "auditor", "portal_admin", "bob", "alice")
+ORDER = ("anonymous", "auditor", "portal_admin", "superuser", "superuser_developer", "bob", "alice")
 
-D = (200, 200, 403, 403, 302)  # a developer's page
-STAFF_ONLY = (302, 302, 403, 403, 302)  # refused to every role (add, change, delete)
-AUDIT_LOG = (302, 302, 200, 200, 302)  # auditors and portal admins
-ADMIN_RECORDS = (302, 302, 403, 200, 302)  # portal admins only
-ADMIN_PAGE = (302, 302, 200, 200, 302)  # any staff
+D = (200, 200, 403, 403, 302, 403, 200)  # a developer's page
+STAFF_ONLY = (302, 302, 403, 403, 302, 403, 403)  # refused to every role (add, change, delete)
+AUDIT_LOG = (302, 302, 200, 200, 302, 200, 200)  # auditors and portal admins
+ADMIN_RECORDS = (302, 302, 403, 200, 302, 200, 200)  # portal admins only
+ADMIN_PAGE = (302, 302, 200, 200, 302, 200, 200)  # any staff
+# Managing accounts and groups: superusers only, the break-glass job (an empty POST shows the form again: 200).
+ACCOUNTS = (302, 302, 403, 403, 302, 200, 200)
 
 # (route name, method, URL with {keypair} {event} {user} {group} {content_type}, codes in PEOPLE order)
 ROWS = [
     # The portal
     ("home", "get", "/", D),
-    ("health", "get", "/healthz", (200, 200, 200, 200, 200)),
+    ("health", "get", "/healthz", (200, 200, 200, 200, 200, 200, 200)),
     ("keypair_list", "get", "/keypairs/", D),
     ("keypair_create", "get", "/keypairs/new", D),
-    ("keypair_create", "post", "/keypairs/new", (400, 400, 403, 403, 302)),
-    ("keypair_detail", "get", "/keypairs/{keypair}/", (200, 404, 403, 403, 302)),
-    ("keypair_download", "post", "/keypairs/{keypair}/download", (200, 404, 403, 403, 302)),
-    ("keypair_report", "post", "/keypairs/{keypair}/report", (302, 404, 403, 403, 302)),
-    ("login", "get", "/accounts/login/", (302, 302, 302, 302, 200)),
-    ("logout", "post", "/accounts/logout/", (302, 302, 302, 302, 302)),
-    ("no_access", "get", "/accounts/no-access/", (403, 403, 403, 403, 403)),
-    ("oidc_authentication_init", "get", "/oidc/authenticate/", (404, 404, 404, 404, 404)),
-    ("oidc_authentication_callback", "get", "/oidc/callback/?code=c&state=s", (404, 404, 404, 404, 404)),
+    ("keypair_create", "post", "/keypairs/new", (400, 400, 403, 403, 302, 403, 400)),
+    ("keypair_detail", "get", "/keypairs/{keypair}/", (200, 404, 403, 403, 302, 403, 404)),
+    ("keypair_download", "post", "/keypairs/{keypair}/download", (200, 404, 403, 403, 302, 403, 404)),
+    ("keypair_report", "post", "/keypairs/{keypair}/report", (302, 404, 403, 403, 302, 403, 404)),
+    ("login", "get", "/accounts/login/", (302, 302, 302, 302, 200, 302, 302)),
+    ("logout", "post", "/accounts/logout/", (302, 302, 302, 302, 302, 302, 302)),
+    ("no_access", "get", "/accounts/no-access/", (403, 403, 403, 403, 403, 403, 403)),
+    ("oidc_authentication_init", "get", "/oidc/authenticate/", (404, 404, 404, 404, 404, 404, 404)),
+    ("oidc_authentication_callback", "get", "/oidc/callback/?code=c&state=s", (404, 404, 404, 404, 404, 404, 404)),
     # The admin's own pages
-    ("admin_sign_in", "get", "/admin/login/", (403, 403, 302, 302, 302)),
+    ("admin_sign_in", "get", "/admin/login/", (403, 403, 302, 302, 302, 302, 302)),
     ("admin:index", "get", "/admin/", ADMIN_PAGE),
-    ("admin:logout", "post", "/admin/logout/", (302, 302, 302, 302, 302)),
+    ("admin:logout", "post", "/admin/logout/", (302, 302, 302, 302, 302, 302, 302)),
     ("admin:password_change", "get", "/admin/password_change/", ADMIN_PAGE),
     ("admin:password_change_done", "get", "/admin/password_change/done/", ADMIN_PAGE),
-    ("admin:autocomplete", "get", "/admin/autocomplete/", (302, 302, 403, 403, 302)),
+    ("admin:autocomplete", "get", "/admin/autocomplete/", (302, 302, 403, 403, 302, 403, 403)),
     ("admin:jsi18n", "get", "/admin/jsi18n/", ADMIN_PAGE),
-    ("admin:view_on_site", "get", "/admin/r/{content_type}/{event}/", (302, 302, 404, 404, 302)),
+    ("admin:view_on_site", "get", "/admin/r/{content_type}/{event}/", (302, 302, 404, 404, 302, 404, 404)),
     ("admin:app_list", "get", "/admin/keypairs/", ADMIN_PAGE),
-    ("admin:app_list", "get", "/admin/auth/", (302, 302, 404, 200, 302)),
+    ("admin:app_list", "get", "/admin/auth/", (302, 302, 404, 200, 302, 200, 200)),
     # The audit log
     ("admin:keypairs_auditevent_changelist", "get", "/admin/keypairs/auditevent/", AUDIT_LOG),
     ("admin:keypairs_auditevent_change", "get", "/admin/keypairs/auditevent/{event}/change/", AUDIT_LOG),
@@ -78,16 +86,31 @@ ROWS = [
     ("admin:keypairs_auditevent_delete", "get", "/admin/keypairs/auditevent/{event}/delete/", STAFF_ONLY),
     ("admin:keypairs_auditevent_delete", "post", "/admin/keypairs/auditevent/{event}/delete/", STAFF_ONLY),
     ("admin:keypairs_auditevent_export", "post", "/admin/keypairs/auditevent/export/", AUDIT_LOG),
-    ("admin:keypairs_auditevent_export", "get", "/admin/keypairs/auditevent/export/", (302, 302, 405, 405, 302)),
-    ("admin:keypairs_auditevent_acknowledge", "post", "/admin/keypairs/auditevent/acknowledge/", (302,) * 5),
+    (
+        "admin:keypairs_auditevent_export",
+        "get",
+        "/admin/keypairs/auditevent/export/",
+        (302, 302, 405, 405, 302, 405, 405),
+    ),
+    ("admin:keypairs_auditevent_acknowledge", "post", "/admin/keypairs/auditevent/acknowledge/", (302,) * 7),
     (
         "admin:keypairs_auditevent_acknowledge",
         "get",
         "/admin/keypairs/auditevent/acknowledge/",
-        (302, 302, 405, 405, 302),
+        (302, 302, 405, 405, 302, 405, 405),
     ),
-    ("admin:keypairs_auditevent_verify", "post", "/admin/keypairs/auditevent/verify/", (302, 302, 302, 302, 302)),
-    ("admin:keypairs_auditevent_verify", "get", "/admin/keypairs/auditevent/verify/", (302, 302, 405, 405, 302)),
+    (
+        "admin:keypairs_auditevent_verify",
+        "post",
+        "/admin/keypairs/auditevent/verify/",
+        (302, 302, 302, 302, 302, 302, 302),
+    ),
+    (
+        "admin:keypairs_auditevent_verify",
+        "get",
+        "/admin/keypairs/auditevent/verify/",
+        (302, 302, 405, 405, 302, 405, 405),
+    ),
     # Create attempts
     ("admin:keypairs_keypairrequest_changelist", "get", "/admin/keypairs/keypairrequest/", ADMIN_RECORDS),
     ("admin:keypairs_keypairrequest_change", "get", "/admin/keypairs/keypairrequest/{request}/change/", ADMIN_RECORDS),
@@ -103,17 +126,17 @@ ROWS = [
     # Users and groups
     ("admin:auth_user_changelist", "get", "/admin/auth/user/", ADMIN_RECORDS),
     ("admin:auth_user_change", "get", "/admin/auth/user/{user}/change/", ADMIN_RECORDS),
-    ("admin:auth_user_change", "post", "/admin/auth/user/{user}/change/", STAFF_ONLY),
+    ("admin:auth_user_change", "post", "/admin/auth/user/{user}/change/", ACCOUNTS),
     ("admin:auth_user_history", "get", "/admin/auth/user/{user}/history/", ADMIN_RECORDS),
-    ("admin:auth_user_add", "get", "/admin/auth/user/add/", STAFF_ONLY),
-    ("admin:auth_user_delete", "post", "/admin/auth/user/{user}/delete/", STAFF_ONLY),
-    ("admin:auth_user_password_change", "get", "/admin/auth/user/{user}/password/", STAFF_ONLY),
+    ("admin:auth_user_add", "get", "/admin/auth/user/add/", ACCOUNTS),
+    ("admin:auth_user_delete", "post", "/admin/auth/user/{user}/delete/", ACCOUNTS),
+    ("admin:auth_user_password_change", "get", "/admin/auth/user/{user}/password/", ACCOUNTS),
     ("admin:auth_group_changelist", "get", "/admin/auth/group/", ADMIN_RECORDS),
     ("admin:auth_group_change", "get", "/admin/auth/group/{group}/change/", ADMIN_RECORDS),
-    ("admin:auth_group_change", "post", "/admin/auth/group/{group}/change/", STAFF_ONLY),
+    ("admin:auth_group_change", "post", "/admin/auth/group/{group}/change/", ACCOUNTS),
     ("admin:auth_group_history", "get", "/admin/auth/group/{group}/history/", ADMIN_RECORDS),
-    ("admin:auth_group_add", "get", "/admin/auth/group/add/", STAFF_ONLY),
-    ("admin:auth_group_delete", "post", "/admin/auth/group/{group}/delete/", STAFF_ONLY),
+    ("admin:auth_group_add", "get", "/admin/auth/group/add/", ACCOUNTS),
+    ("admin:auth_group_delete", "post", "/admin/auth/group/{group}/delete/", ACCOUNTS),
 ]
 # Routed, but answered by another row's view: the portal's admin_sign_in comes first in the URLs.
 SHADOWED = {"admin:login"}
@@ -144,9 +167,12 @@ def world(alice, bob, portal_on_sandbox) -> World:
         "auditor": signed_in(person("audrey", Role.AUDITOR)),
         "portal_admin": signed_in(person("pat", Role.PORTAL_ADMIN)),
         "anonymous": Client(),
+        # Break-glass accounts: the flag alone grants no developer action; with the role, a developer like Bob.
+        "superuser": signed_in(person("root", superuser=True)),
+        "superuser_developer": signed_in(person("rooted-dev", Role.DEVELOPER, superuser=True)),
     }
-    # Bob got hold of Alice's download cookie: it must not help him.
-    for name in ("alice", "bob"):
+    # Bob got hold of Alice's download cookie: it must not help him, nor a superuser.
+    for name in ("alice", "bob", "superuser", "superuser_developer"):
         clients[name].cookies[DOWNLOAD_COOKIE] = token
     event = audit_record(action="created", outcome="success", actor=alice, keypair_name="build-server")
     ids = {
@@ -204,3 +230,12 @@ def test_the_table_names_every_url_of_the_portal_and_the_admin():
                 yield namespace + pattern.name
 
     assert set(names(get_resolver())) == {name for name, _, _, _ in ROWS} | SHADOWED
+
+
+def test_a_superuser_without_the_developer_role_is_not_offered_the_key_pair_pages(world):
+    response = world.clients["superuser"].get("/keypairs/")
+
+    assert response.status_code == 403
+    assert b"developer role" in response.content
+    assert b'href="/keypairs/new"' not in response.content
+    assert world.clients["superuser_developer"].get("/keypairs/").status_code == 200

@@ -83,3 +83,53 @@ def test_the_rate_limit_is_bounded(value, starts):
     assert (result.returncode == 0) is starts, result.stderr
     if not starts:
         assert "KEYPAIR_CREATE_RATE_LIMIT" in result.stderr
+
+
+PROXY_PRODUCTION = {
+    **PRODUCTION,
+    "AUTH_MODE": "proxy",
+    "PROXY_JWT_ISSUER": "https://proxy.example.com",
+    "PROXY_JWT_AUDIENCE": "bcc-keypair-portal",
+    "PROXY_JWKS_URL": "https://proxy.example.com/.well-known/jwks.json",
+}
+
+
+@pytest.mark.parametrize(
+    ("environment", "name"),
+    [
+        ({**PRODUCTION, "OIDC_ISSUER": "http://login.example.com"}, "OIDC_ISSUER"),
+        (
+            {**PRODUCTION, "OIDC_OP_AUTHORIZATION_ENDPOINT": "http://login.example.com/a"},
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+        ),
+        ({**PRODUCTION, "OIDC_OP_TOKEN_ENDPOINT": "http://login.example.com/t"}, "OIDC_OP_TOKEN_ENDPOINT"),
+        ({**PRODUCTION, "OIDC_OP_USER_ENDPOINT": "http://login.example.com/u"}, "OIDC_OP_USER_ENDPOINT"),
+        ({**PRODUCTION, "OIDC_OP_JWKS_ENDPOINT": "http://login.example.com/k"}, "OIDC_OP_JWKS_ENDPOINT"),
+        ({**PROXY_PRODUCTION, "PROXY_JWKS_URL": "http://proxy.example.com/jwks"}, "PROXY_JWKS_URL"),
+    ],
+    ids=["issuer", "authorization", "token", "userinfo", "oidc-jwks", "proxy-jwks"],
+)
+def test_an_identity_endpoint_over_plain_http_stops_the_start_and_is_named(environment, name):
+    result = run_check(environment)
+
+    assert result.returncode != 0
+    assert f"{name} must be an https:// URL when DEBUG is off" in result.stderr
+
+
+def test_https_identity_endpoints_start_in_proxy_mode():
+    result = run_check(PROXY_PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_plain_http_identity_endpoints_are_allowed_with_debug_on():
+    result = run_check(
+        {
+            "DEBUG": "true",
+            "AUTH_MODE": "proxy",
+            **{k: v for k, v in PROXY_PRODUCTION.items() if k.startswith("PROXY_")},
+            "PROXY_JWKS_URL": "http://127.0.0.1:9/jwks",
+        }
+    )
+
+    assert result.returncode == 0, result.stderr

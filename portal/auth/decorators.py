@@ -14,11 +14,14 @@ from portal.auth.views import NO_DEVELOPER_ROLE, no_access_response
 
 
 def developer_required(view):
-    """Only people holding the developer role (``keypairs.add_keypairrequest``) get through."""
+    """Only people holding the developer role get through; a superuser without it does not.
+
+    ``roles.may_create_keypairs`` decides, not ``has_perm``, which says yes to every superuser.
+    """
 
     @wraps(view)
     def guarded(request, *args, **kwargs):
-        if not request.user.has_perm(roles.CREATE_KEYPAIRS):
+        if not roles.may_create_keypairs(request.user):
             audit_hooks.record_access_refused(request, NO_DEVELOPER_ROLE)
             return no_access_response(request, NO_DEVELOPER_ROLE)
         return view(request, *args, **kwargs)

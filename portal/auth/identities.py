@@ -10,6 +10,8 @@ this module decides what they mean for the portal.
 - Nobody without a role gets an account: the refusal is noted and ``None`` returned. An
   existing account whose last role was taken away loses its role groups (and so every
   permission) before being refused.
+- Between sign-ins (proxy mode, where every request carries the claims), ``roles_resync``
+  makes the account's roles follow the claims at once and audits the change.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from keypairs.audit import audit_record
+from keypairs.models import AuditEvent
 from portal.auth import refusals, roles
 from portal.auth.models import Identity
 
@@ -30,6 +34,10 @@ from portal.auth.models import Identity
 SUBJECT_ATTRIBUTE = "portal_sign_in_subject"
 ISSUER_ATTRIBUTE = "portal_sign_in_issuer"
 ROLES_ATTRIBUTE = "portal_sign_in_roles"
+
+ROLES_CHANGED_DETAIL = "Roles changed at the identity provider: from {previous} to {granted}."
+# Django's per-request permission caches on the user object (ModelBackend's and ours).
+_PERMISSION_CACHES = ("_perm_cache", "_user_perm_cache", "_group_perm_cache")
 
 _USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
 USERNAME_MAX_LENGTH = 150
@@ -74,6 +82,31 @@ def sign_in_user(*, request: HttpRequest | None, issuer: str, claims: Mapping[st
         setattr(request, ISSUER_ATTRIBUTE, issuer)
         setattr(request, ROLES_ATTRIBUTE, granted)
     return user
+
+
+def roles_resync(*, request: HttpRequest, user, granted: set[roles.Role]) -> bool:
+    """Make ``user`` hold exactly ``granted`` now, for this very request; True when anything changed.
+
+    A role taken away must not outlive the request that first shows it gone: the groups are
+    rewritten, and the permissions Django may already have cached on the user object for this
+    request are dropped, so the next ``has_perm`` reads the new ones. The change is audited
+    (``roles_changed``: from, to), outside any transaction, after it is made.
+    """
+    previous = roles.roles_of(user)
+    if previous == granted:
+        return False
+    roles.assign_roles(user, granted)
+    for cache in _PERMISSION_CACHES:
+        if hasattr(user, cache):
+            delattr(user, cache)
+    audit_record(
+        action=AuditEvent.Action.ROLES_CHANGED,
+        outcome=AuditEvent.Outcome.SUCCESS,
+        actor=user,
+        request=request,
+        detail=ROLES_CHANGED_DETAIL.format(previous=roles.describe(previous), granted=roles.describe(granted)),
+    )
+    return True
 
 
 def _update_profile(user, claims: Mapping[str, Any]) -> None:

@@ -42,6 +42,21 @@ SYMMETRIC_ALGORITHM_MESSAGE = (
     "with a shared secret anyone holding it could sign in as anybody."
 )
 PUBLIC_KEY_ALGORITHM_PREFIXES = ("RS", "PS", "ES", "EdDSA")
+NOT_HTTPS_MESSAGE = (
+    "{name} must be an https:// URL when DEBUG is off: over plain http anyone on the path could "
+    "swap the identity provider's keys or answers; see README.md, 'Sign-in (SSO)'."
+)
+# The identity endpoints each SSO mode reaches; with DEBUG off every one that is set must be https.
+IDENTITY_ENDPOINTS = {
+    OIDC: (
+        "OIDC_ISSUER",
+        "OIDC_OP_AUTHORIZATION_ENDPOINT",
+        "OIDC_OP_TOKEN_ENDPOINT",
+        "OIDC_OP_USER_ENDPOINT",
+        "OIDC_OP_JWKS_ENDPOINT",
+    ),
+    PROXY: ("PROXY_JWKS_URL",),
+}
 
 
 def backends_for(mode: str) -> list[str]:
@@ -83,3 +98,9 @@ def check_sign_in_settings(*, mode: str, debug: bool, allow_local_in_production:
         for algorithm in get("PROXY_JWT_ALGORITHMS"):
             if not algorithm.startswith(PUBLIC_KEY_ALGORITHM_PREFIXES):
                 raise ImproperlyConfigured(SYMMETRIC_ALGORITHM_MESSAGE.format(algorithm=algorithm))
+    if not debug:
+        for name in IDENTITY_ENDPOINTS.get(mode, ()):
+            value = get(name)
+            if value and not value.lower().startswith("https://"):
+                # The value is not repeated: a URL may carry credentials.
+                raise ImproperlyConfigured(NOT_HTTPS_MESSAGE.format(name=name))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 import jwt
 import requests
@@ -33,6 +34,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.generic import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
@@ -149,14 +151,15 @@ class PortalOIDCBackend(OneQueryPermissions, OIDCAuthenticationBackend):
         if settings.OIDC_RP_IDP_SIGN_KEY:
             return settings.OIDC_RP_IDP_SIGN_KEY
         ca_bundle = settings.OIDC_VERIFY_SSL if isinstance(settings.OIDC_VERIFY_SSL, str) else None
-        client = jwks.client_for(
+        key_set = jwks.key_set_for(
             self.OIDC_OP_JWKS_ENDPOINT,
             lifespan=settings.OIDC_JWKS_CACHE_SECONDS,
             timeout=settings.OIDC_TIMEOUT,
+            cooldown=settings.JWKS_REFETCH_COOLDOWN_SECONDS,
             ca_bundle=ca_bundle,
         )
         try:
-            return jwks.signing_key(client, token)
+            return key_set.signing_key(token)
         except jwt.PyJWKClientConnectionError as error:
             raise discovery.DiscoveryError(refusals.PROVIDER_UNREACHABLE) from error
         except (jwt.PyJWTError, KeyError, ValueError) as error:
@@ -246,8 +249,15 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
         return redirect("no_access")
 
     def login_success(self) -> HttpResponse:
+        """Signs in, with a session that ends ``SESSION_COOKIE_AGE`` after this moment, whatever follows.
+
+        Roles are read from the claims only here, so the session's age bounds how long a role
+        removed at the provider still works. Django moves a session's expiry forward whenever
+        the session is written (a sign-in started again, say); an absolute expiry does not move.
+        """
         signing_in = not (self.request.user.is_authenticated and self.request.user == self.user)
         response = super().login_success()
+        self.request.session.set_expiry(timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE))
         if signing_in:
             audit_hooks.record_sign_in(self.request, self.user)
         return response

@@ -25,6 +25,12 @@ Threats, and what stops each
   carry a valid assertion, even with a signed-in session; a missing or invalid one ends the
   session. The session only spares re-creating the sign-in on every request: it is kept
   while the assertion names the same (issuer, subject) that signed in.
+- **A role taken away at the provider while the session lasts.** Roles follow the assertion
+  on every request. The session remembers the roles the claims granted when last synced; an
+  unchanged claim costs one comparison (no query, no write). A changed one re-syncs the
+  account's roles before the view runs, so a developer whose group was removed is refused on
+  that very request, and the change is audited (``roles_changed``). Someone left with no role
+  at all is signed out and refused like anyone without a role.
 - **Algorithm confusion.** Only the public-key algorithms in ``PROXY_JWT_ALGORITHMS`` are
   accepted (settings refuse HS* and ``none``).
 
@@ -46,7 +52,7 @@ from django.contrib import auth
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest, HttpResponse
 
-from portal.auth import audit_hooks, identities, jwks, modes, refusals
+from portal.auth import audit_hooks, identities, jwks, modes, refusals, roles
 from portal.auth.permissions import OneQueryPermissions
 from portal.auth.views import no_access_response
 
@@ -54,6 +60,8 @@ logger = logging.getLogger(__name__)
 
 BACKEND_PATH = modes.PROXY_BACKEND
 SESSION_IDENTITY_KEY = "portal_auth_proxy_identity"
+# The roles the assertion's claims granted when the account's roles were last synced.
+SESSION_ROLES_KEY = "portal_auth_proxy_roles"
 # Views reachable without an assertion: load balancers probe the health check directly.
 EXEMPT_URL_NAMES = frozenset({"health"})
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
@@ -140,10 +148,13 @@ def _reason(error: jwt.PyJWTError) -> str:
 def _verification_key(token: str):
     if settings.PROXY_JWT_PUBLIC_KEY:
         return _public_key_text(settings.PROXY_JWT_PUBLIC_KEY)
-    client = jwks.client_for(
-        settings.PROXY_JWKS_URL, lifespan=settings.PROXY_JWKS_CACHE_SECONDS, timeout=settings.PROXY_JWKS_TIMEOUT
+    key_set = jwks.key_set_for(
+        settings.PROXY_JWKS_URL,
+        lifespan=settings.PROXY_JWKS_CACHE_SECONDS,
+        timeout=settings.PROXY_JWKS_TIMEOUT,
+        cooldown=settings.JWKS_REFETCH_COOLDOWN_SECONDS,
     )
-    return jwks.signing_key(client, token)
+    return key_set.signing_key(token)
 
 
 def _public_key_text(value: str) -> str:
@@ -198,8 +209,16 @@ class ProxyAssertionMiddleware:
         if request.resolver_match is not None and request.resolver_match.url_name in EXEMPT_URL_NAMES:
             return None
         token = read_assertion(request)
-        if request.user.is_authenticated and self._same_identity(request, token):
-            return None
+        claims = self._claims_of_the_same_person(request, token)
+        if claims is not None:
+            granted = roles.roles_from_claims(claims)
+            if request.session.get(SESSION_ROLES_KEY) == _roles_key(granted):
+                return None
+            identities.roles_resync(request=request, user=request.user, granted=granted)
+            if granted:
+                request.session[SESSION_ROLES_KEY] = _roles_key(granted)
+                return None
+            # No role left: signed out below, and refused as anyone without a role is.
         if request.user.is_authenticated:
             # Another person's assertion, or none, or an invalid one: this session is over.
             auth.logout(request)
@@ -212,16 +231,27 @@ class ProxyAssertionMiddleware:
         request.session[SESSION_IDENTITY_KEY] = _identity_key(
             getattr(request, identities.ISSUER_ATTRIBUTE), getattr(request, identities.SUBJECT_ATTRIBUTE)
         )
+        request.session[SESSION_ROLES_KEY] = _roles_key(getattr(request, identities.ROLES_ATTRIBUTE))
         return None
 
     @staticmethod
-    def _same_identity(request: HttpRequest, token: str | None) -> bool:
+    def _claims_of_the_same_person(request: HttpRequest, token: str | None) -> dict[str, Any] | None:
+        """The assertion's claims when it is valid and names the person this session signed in; else None."""
+        if not request.user.is_authenticated:
+            return None
         try:
             claims = verify_assertion(token)
         except AssertionRefused:
-            return False
-        return request.session.get(SESSION_IDENTITY_KEY) == _identity_key(claims["iss"], claims["sub"])
+            return None
+        if request.session.get(SESSION_IDENTITY_KEY) != _identity_key(claims["iss"], claims["sub"]):
+            return None
+        return claims
 
 
 def _identity_key(issuer: str, subject: str) -> str:
     return f"{issuer}\n{subject}"
+
+
+def _roles_key(granted: set[roles.Role]) -> str:
+    """The granted roles as one short, order-free string: what the session compares on every request."""
+    return ",".join(sorted(granted))

@@ -94,6 +94,21 @@ def _natural_key(name: str) -> tuple[str, str]:
     return app_label, codename
 
 
+def may_create_keypairs(user) -> bool:
+    """Whether ``user`` may create key pairs and download their own: the developer role, and only it.
+
+    The superuser flag alone grants no developer action. Django's ``User.has_perm`` answers
+    True for an active superuser before any backend is asked, so for superusers the role is
+    read from their groups instead: a break-glass account that also creates key pairs must
+    hold the developer role like anyone else (and then appears in the audit as one).
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return Role.DEVELOPER in roles_of(user)
+    return user.has_perm(CREATE_KEYPAIRS)
+
+
 def roles_of(user) -> set[Role]:
     """The roles ``user`` holds through their groups."""
     if not getattr(user, "is_authenticated", False):

@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal.auth import audit_hooks, modes, roles
+from portal.auth import audit_hooks, modes, refusals, roles
 
 NO_ACCESS_SESSION_KEY = "portal_auth_no_access_reason"
 
@@ -38,16 +38,21 @@ PROVIDER_UNAVAILABLE = "The company's sign-in service cannot be reached right no
 
 def landing_url(user) -> str:
     """Where a sign-in lands without a ``next``: the key pairs for developers, the admin for reviewers."""
-    if user is not None and not user.has_perm(roles.CREATE_KEYPAIRS) and user.is_staff:
+    if user is not None and not roles.may_create_keypairs(user) and user.is_staff:
         return reverse("admin:index")
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 def no_access_response(request: HttpRequest, reason: str, *, status: int = 403) -> HttpResponse:
+    """The refusal page. Which provider groups grant which role is shown only to someone the
+    identity provider vouched for (signed in, or refused for holding no role): the group names
+    tell an anonymous visitor which accounts are worth attacking, and help only the people
+    who can ask their team lead for one."""
+    vouched_for = request.user.is_authenticated or reason == refusals.NO_ROLE
     context = {
         "reason": reason,
         "held_roles": roles.describe(roles.roles_of(request.user)) if request.user.is_authenticated else "",
-        "role_groups": _role_groups_for_people(),
+        "role_groups": _role_groups_for_people() if vouched_for else [],
         "auth_mode": settings.AUTH_MODE,
     }
     return render(request, "no_access.html", context, status=status)
