@@ -217,6 +217,13 @@ LOGGING = {
 AUDIT_HMAC_KEY = _secret("AUDIT_HMAC_KEY", "insecure-local-development-audit-key-never-in-production")
 if not DEBUG and len(AUDIT_HMAC_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters; see README.md, 'Configuration'.")
+# Keys the download token (keypairs/delivery_crypto.py, download_token_for): without it, the
+# create form's token (which is in the page) cannot be turned into a working download cookie.
+# Not SECRET_KEY or AUDIT_HMAC_KEY: each can be rotated alone (rotating this one only spoils
+# the downloads waiting at that moment), and like them it never goes into the database.
+DOWNLOAD_TOKEN_KEY = _secret("DOWNLOAD_TOKEN_KEY", "insecure-local-development-download-key-never-in-production")
+if not DEBUG and len(DOWNLOAD_TOKEN_KEY) < 32:
+    raise ImproperlyConfigured("DOWNLOAD_TOKEN_KEY must be at least 32 characters; see README.md, 'Configuration'.")
 # How long a freshly created private key waits for its single download before it is erased.
 KEYPAIR_DOWNLOAD_TTL_SECONDS = env.int("KEYPAIR_DOWNLOAD_TTL_SECONDS", default=600)
 # --- End of audit log and private key delivery ----------------------------------------
