@@ -122,7 +122,22 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis, the cache is a table in the default database, so that every worker and
+    # process on the machine (`make run`'s two gunicorn workers, cron's manage.py commands)
+    # shares one rate limit, one quota count and one audit chain status; a per-process memory
+    # cache made each of them per worker. Created by `manage.py createcachetable`, which runs
+    # after every migrate (keypairs/cache_table.py). On SQLite its writes take the write lock
+    # up front (transaction_mode IMMEDIATE below) and wait for it (timeout), never failing
+    # with "database is locked". MAX_ENTRIES: Django's default of 300 would cull live
+    # rate-limit slots once a few dozen people create at once.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="bcc-portal"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
