@@ -39,6 +39,7 @@ def environment(database_url: str, **extra: str) -> dict[str, str]:
             "SECRET_KEY": "bench-only-secret-key-not-used-anywhere-else-0123456789",
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "AUDIT_HMAC_KEY": "bench-only-audit-hmac-key-0123456789abcdef",
+            "DOWNLOAD_TOKEN_KEY": "bench-only-download-token-key-0123456789abcdef",
             "BCC_ACCESS_KEY_ID": "bench-placeholder",
             "BCC_SECRET_ACCESS_KEY": "bench-placeholder",
             "BCC_REGIONS": "bj,gz,su,bd,fwh,hkg",

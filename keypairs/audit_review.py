@@ -6,8 +6,8 @@ Built for a log of a million rows and more:
   too slow for a page view. The last result is kept in the cache with its time and the event
   it reached (``chain_status``); the admin shows it and offers to run it again
   (``verify_and_remember``), one run at a time. ``manage.py verify_audit`` (the nightly cron
-  job) records its result the same way. The cache is Django's: shared between
-  processes with ``REDIS_URL``, per process otherwise.
+  job) records its result the same way. The cache is Django's, shared by every worker and
+  process: Redis with ``REDIS_URL``, otherwise the database cache table.
 - **Counting.** Django's admin counts the filtered rows on every page (``COUNT(*)``).
   ``AuditEventPaginator`` answers without a scan: the whole log has exactly as many events
   as the chain head's last id (ids are consecutive and events are never deleted), and a

@@ -20,8 +20,15 @@ download token that the database never sees:
   data, so a ciphertext copied onto another user's or another delivery's row does not
   decrypt: the binding fails authentication instead of handing over someone else's key.
 
+- The token of a key pair made by the create form is not drawn at random but derived
+  (``download_token_for``) with the server's ``DOWNLOAD_TOKEN_KEY``, from the form's
+  one-time token and the submitting browser's session, so that a resubmitted form can set
+  the same cookie again. The form token is in the create page and the session key is in
+  the database, but neither, nor both, gives the download token without the server's key.
+
 What it does not protect against: an attacker who controls the running portal (it sees
-the token and the plaintext at download time) or the owner's browser.
+the token and the plaintext at download time) or the owner's browser (it holds the cookie
+and the session).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ SALT_BYTES = 16
 NONCE_BYTES = 12  # the GCM standard nonce size; random is safe as each key encrypts once
 KEY_BYTES = 32  # AES-256
 CONTEXT = b"bcc-portal/delivery/v1"
-DOWNLOAD_TOKEN_CONTEXT = b"bcc-portal/download-token/v1"
+DOWNLOAD_TOKEN_CONTEXT = b"bcc-portal/download-token/v2"
 FORM_TOKEN_CONTEXT = b"bcc-portal/form-token/v1|"
 
 
@@ -58,19 +65,31 @@ def new_download_token() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).rstrip(b"=").decode("ascii")
 
 
-def download_token_for(form_token: str) -> str:
-    """The download token of the key pair that a create form makes, derived from the form's
-    one-time token.
+def download_token_for(*, form_token: str, browser_session: str, server_key: str) -> str:
+    """The download token of the key pair that a create form makes: HMAC-SHA256 keyed by the
+    server's ``DOWNLOAD_TOKEN_KEY`` over the form's one-time token and the submitting
+    browser's session.
 
     Why derived rather than drawn at random: a create form can reach the server twice (a
     double click with JavaScript off, a browser retrying a POST). The browser keeps only the
     last response, and if that is the replay, a random token set by the first response would
-    be lost with the private key still waiting. Derived from the form token that both
-    submissions carry, the replay can set the same cookie again. The form token is 256
-    random bits issued by the portal, and the database holds only hashes of it and of this
-    token, so a copy of the database still reveals neither.
+    be lost with the private key still waiting. Derived from what both submissions carry, the
+    replay can set the same cookie again.
+
+    Why keyed and bound to the session: the form token is in the create page's HTML, so it
+    is no secret from anyone who sees that page (another tab or device of the same person,
+    a screen share, a saved page). Derived from the form token alone (as it once was), the
+    cookie could be computed by anyone holding the page, and a second session of the same
+    person downloaded the key without ever receiving the cookie. With the server's key, the
+    form token alone gives nothing: the key is only in the portal's environment, never in
+    the database, a page or a log. With the session, a second session that resubmits the form
+    is answered with a token that opens nothing; only the browser that submitted gets the
+    working one back.
     """
-    digest = hmac.new(form_token.encode("utf-8"), DOWNLOAD_TOKEN_CONTEXT, hashlib.sha256).digest()
+    if not server_key:
+        raise ValueError("DOWNLOAD_TOKEN_KEY is empty; download tokens cannot be derived.")
+    message = b"\x00".join([DOWNLOAD_TOKEN_CONTEXT, form_token.encode("utf-8"), browser_session.encode("utf-8")])
+    digest = hmac.new(server_key.encode("utf-8"), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 

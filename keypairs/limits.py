@@ -30,7 +30,7 @@ The rate limit
 At most ``KEYPAIR_CREATE_RATE_LIMIT`` creates per user in any ``KEYPAIR_CREATE_RATE_WINDOW_SECONDS``:
 a sliding window, exact, and shared by every worker and machine through Django's cache. Each
 user has as many slots as the limit allows; a create goes ahead only when it takes a free slot
-with ``cache.add`` (atomic: Redis's ``SET NX``, a lock on the local-memory cache), and the slot
+with ``cache.add`` (atomic: Redis's ``SET NX``; the database cache's primary key), and the slot
 expires ``window`` seconds after it was taken. Concurrent creates can never take the same slot,
 so none overshoots the limit, and the wait a refusal names is exact: until the oldest slot
 frees. (An earlier version counted in clock-aligned windows, which let twice the limit through

@@ -29,6 +29,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
@@ -91,8 +92,9 @@ class CreateResult:
 
     ``download_token`` is set when a private key is (or may soon be) waiting for this form's
     download: the caller hands it to the owner's browser and forgets it. A resubmitted form
-    gets it again (it derives from the form token), so a browser that kept only the second
-    response can still download. ``replayed`` means the form had been submitted before, and
+    gets it again (it derives from the form token, the browser's session and the server's
+    ``DOWNLOAD_TOKEN_KEY``), so a browser that kept only the second response can still
+    download. ``replayed`` means the form had been submitted before, and
     this is the earlier attempt. ``error`` is set when nothing can be downloaded.
     """
 
@@ -102,17 +104,30 @@ class CreateResult:
     error: messages.UserFacingError | None = None
 
 
-def keypair_create(*, user, form_token: str, name: str, description: str, region: str, origin: Origin) -> CreateResult:
+def keypair_create(
+    *,
+    user,
+    form_token: str,
+    browser_session: str,
+    name: str,
+    description: str,
+    region: str,
+    origin: Origin,
+) -> CreateResult:
     """Create a key pair in BCC for ``user`` and hold its private key for one download.
 
+    ``browser_session`` names the submitting browser (its session key): the download token
+    is bound to it, so only that browser, resubmitting the form, gets a working one again.
     Raises ``LimitReached`` when the portal's limits refuse the create, ``FormAlreadyUsed``
     for someone else's form.
     """
     ensure_outside_transaction()
+    # Derived before anything is written or BCC is called: a missing key must stop here.
+    download_token = _download_token(form_token=form_token, browser_session=browser_session)
     token_hash = form_token_hash(form_token)
     earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
     if earlier is not None:
-        return _replayed(earlier, user=user, form_token=form_token)
+        return _replayed(earlier, user=user, download_token=download_token)
     refusal = limits.limit_check(user=user, region=region, claim=token_hash)
     if refusal is not None:
         _refused(refusal, user=user, name=name, region=region, origin=origin)
@@ -132,7 +147,7 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
         # A concurrent submission of the same form won: this one is no new create.
         limits.rate_limit_release(user=user, claim=token_hash)
         earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
-        return _replayed(earlier, user=user, form_token=form_token)
+        return _replayed(earlier, user=user, download_token=download_token)
 
     audit = _auditor(user=user, origin=origin, intent=intent)
     audit(action=Action.REQUESTED, outcome=Outcome.SUCCESS)
@@ -167,7 +182,7 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
             _, token = delivery_create(
                 keypair_request=intent,
                 private_key_pem=keypair.private_key or "",
-                token=download_token_for(form_token),
+                token=download_token,
             )
     except _NoLongerPending:
         return _answered_too_late(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
@@ -185,16 +200,23 @@ def keypair_create(*, user, form_token: str, name: str, description: str, region
     return CreateResult(intent, download_token=token)
 
 
-def _replayed(earlier: KeyPairRequest | None, *, user, form_token: str) -> CreateResult:
+def _download_token(*, form_token: str, browser_session: str) -> str:
+    return download_token_for(
+        form_token=form_token, browser_session=browser_session, server_key=settings.DOWNLOAD_TOKEN_KEY
+    )
+
+
+def _replayed(earlier: KeyPairRequest | None, *, user, download_token: str) -> CreateResult:
     if earlier is None or earlier.owner_id != user.pk:
         raise FormAlreadyUsed(FORM_ALREADY_USED)
     error = None
     if earlier.error_message:
         error = messages.UserFacingError(earlier.error_message, 200)
     # Still being created, or created: the first response's cookie may never have reached the
-    # browser, so this response carries the same one.
+    # browser, so this response carries the same one. Another session resubmitting the form
+    # gets a token derived from its own session, which opens nothing.
     waiting = earlier.status in (Status.PENDING, Status.CREATED)
-    token = download_token_for(form_token) if waiting else None
+    token = download_token if waiting else None
     return CreateResult(earlier, download_token=token, replayed=True, error=error)
 
 

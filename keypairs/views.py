@@ -70,6 +70,7 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
         result = services.keypair_create(
             user=request.user,
             form_token=data["form_token"],
+            browser_session=_browser_session(request),
             name=data["name"],
             description=data["description"],
             region=data["region"],
@@ -196,6 +197,16 @@ def _origin(request: HttpRequest) -> services.Origin:
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         portal_request_id=getattr(request, "request_id", ""),
     )
+
+
+def _browser_session(request: HttpRequest) -> str:
+    """The session key of the submitting browser, which the download token is bound to.
+
+    A signed-in browser always has one; saving makes one should a sign-in mode ever not.
+    """
+    if request.session.session_key is None:
+        request.session.save()
+    return request.session.session_key
 
 
 def _new_form_token() -> str:

@@ -17,8 +17,8 @@ cut short anyway is left ``pending`` for ``manage.py reconcile``.
 Memory: a worker is replaced after about ``max_requests`` requests (with jitter, so that the
 workers do not all restart at once), which bounds what any slow leak can take.
 
-Access log: the path without its query string (``%(U)s``), status, size, duration and the
-portal's request id. Never the request line (``%(r)s``), the query string, the referrer, a
+Access log: the path without its query string (``%(U)s``), status, size, duration, the
+portal's request id and the worker's pid. Never the request line (``%(r)s``), the query string, the referrer, a
 cookie or any request header: a token put in a URL by mistake must not reach the log. With
 ``LOG_FORMAT=json`` (the default without DEBUG) gunicorn's own lines are JSON objects too,
 the access fields as keys (portal/logging.py).
@@ -70,7 +70,8 @@ accesslog = "-"
 # %(h)s is the client's address as the portal decides it (TRUSTED_PROXIES), not the balancer's.
 logger_class = "portal.gunicorn_logger.ClientAddressLogger"
 # %(U)s is the path without its query string: nothing a query carries reaches the log.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# pid=: which worker served the request (what differs between workers shows up by pid).
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s pid=%(p)s'
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 

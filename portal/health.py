@@ -6,9 +6,9 @@ cloud API must not take every instance out at once; a BCC outage is the user's c
 message, not a dead portal), and answers only True or False: why a check failed goes to the
 log for operators, never into the response, which anyone may read.
 
-Checked: the database (every page needs it) and Django's cache. The cache is Redis when
-``REDIS_URL`` is set, and the per-user limits and the shared quota count there, so creates
-fail without it; with the per-process memory cache the check always passes.
+Checked: the database (every page needs it) and Django's cache, where the per-user limits,
+the shared quota count and the audit chain status live. The cache is Redis when ``REDIS_URL``
+is set, else a table in the database (so it answers when, and only when, the database does).
 """
 
 from __future__ import annotations

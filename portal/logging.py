@@ -25,7 +25,7 @@ split a line nor disguise one. Log processors decode ``\\uXXXX`` as they decode 
 
 Secrets: the code never logs a secret (tests check it). As a second line of defence, both
 formatters replace a PEM private key block, and the configured ``SECRET_KEY``,
-``BCC_SECRET_ACCESS_KEY`` and ``AUDIT_HMAC_KEY``, wherever they would appear in a message
+``BCC_SECRET_ACCESS_KEY``, ``AUDIT_HMAC_KEY`` and ``DOWNLOAD_TOKEN_KEY``, wherever they would appear in a message
 or a traceback. A download token is random and cannot be recognised; it is kept out of logs
 by never being passed to one.
 """
@@ -53,7 +53,7 @@ RECORD_ATTRIBUTE = "portal_request_id"
 PRIVATE_KEY_REMOVED = "[private key removed]"
 SECRET_REMOVED = "[secret removed]"  # noqa: S105 - a placeholder, not a secret
 # The settings whose values must never appear in a log line.
-SECRET_SETTINGS = ("SECRET_KEY", "BCC_SECRET_ACCESS_KEY", "AUDIT_HMAC_KEY")
+SECRET_SETTINGS = ("SECRET_KEY", "BCC_SECRET_ACCESS_KEY", "AUDIT_HMAC_KEY", "DOWNLOAD_TOKEN_KEY")
 # Shorter values would be replaced wherever they happen to occur, mangling lines; real secrets
 # are far longer (production refuses an AUDIT_HMAC_KEY under 32 characters).
 SHORTEST_SCRUBBED_SECRET = 12

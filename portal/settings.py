@@ -126,7 +126,22 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis, the cache is a table in the default database, so that every worker and
+    # process on the machine (`make run`'s two gunicorn workers, cron's manage.py commands)
+    # shares one rate limit, one quota count and one audit chain status; a per-process memory
+    # cache made each of them per worker. Created by `manage.py createcachetable`, which runs
+    # after every migrate (keypairs/cache_table.py). On SQLite its writes take the write lock
+    # up front (transaction_mode IMMEDIATE below) and wait for it (timeout), never failing
+    # with "database is locked". MAX_ENTRIES: Django's default of 300 would cull live
+    # rate-limit slots once a few dozen people create at once.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="bcc-portal"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -229,6 +244,13 @@ LOGGING = {
 AUDIT_HMAC_KEY = _secret("AUDIT_HMAC_KEY", "insecure-local-development-audit-key-never-in-production")
 if not DEBUG and len(AUDIT_HMAC_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters; see README.md, 'Configuration'.")
+# Keys the download token (keypairs/delivery_crypto.py, download_token_for): without it, the
+# create form's token (which is in the page) cannot be turned into a working download cookie.
+# Not SECRET_KEY or AUDIT_HMAC_KEY: each can be rotated alone (rotating this one only spoils
+# the downloads waiting at that moment), and like them it never goes into the database.
+DOWNLOAD_TOKEN_KEY = _secret("DOWNLOAD_TOKEN_KEY", "insecure-local-development-download-key-never-in-production")
+if not DEBUG and len(DOWNLOAD_TOKEN_KEY) < 32:
+    raise ImproperlyConfigured("DOWNLOAD_TOKEN_KEY must be at least 32 characters; see README.md, 'Configuration'.")
 # How long a freshly created private key waits for its single download before it is erased.
 KEYPAIR_DOWNLOAD_TTL_SECONDS = env.int("KEYPAIR_DOWNLOAD_TTL_SECONDS", default=600)
 # --- End of audit log and private key delivery ----------------------------------------

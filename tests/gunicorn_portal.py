@@ -57,6 +57,8 @@ def production_environment(
         DEBUG="false",
         SECRET_KEY=secret_key,
         AUDIT_HMAC_KEY=audit_hmac_key,
+        # The same for every instance started here, like SECRET_KEY in a real deployment.
+        DOWNLOAD_TOKEN_KEY="test-only-download-token-key-0123456789abcdef",
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_PROXY_SSL_HEADER="true",
         ALLOW_LOCAL_AUTH_IN_PRODUCTION="true",

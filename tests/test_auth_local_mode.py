@@ -208,6 +208,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "portal.example.com",
     "AUDIT_HMAC_KEY": "y" * 40,
+    "DOWNLOAD_TOKEN_KEY": "z" * 40,
     "BCC_ACCESS_KEY_ID": "a" * 32,
     "BCC_SECRET_ACCESS_KEY": "b" * 32,
 }

@@ -74,6 +74,7 @@ def test_a_name_bcc_rejects_is_explained_with_bccs_reason(alice, portal_on_sandb
     result = services.keypair_create(
         user=alice,
         form_token="name-test",
+        browser_session="alices-browser",
         name="9lives",
         description="",
         region="bj",
@@ -99,6 +100,7 @@ def test_a_description_bcc_rejects_is_explained_with_bccs_reason(alice, portal_o
     result = services.keypair_create(
         user=alice,
         form_token="description-test",
+        browser_session="alices-browser",
         name="web",
         description="<b>bold</b>",
         region="bj",

@@ -60,6 +60,13 @@ def create(client: Client, **fields):
     return submit(client, form_token, **fields)
 
 
+def same_browser(client: Client) -> Client:
+    """Another connection of the same browser: a client holding the same session cookie."""
+    twin = Client()
+    twin.cookies[settings.SESSION_COOKIE_NAME] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return twin
+
+
 def only_request() -> KeyPairRequest:
     (keypair_request,) = KeyPairRequest.objects.all()
     return keypair_request
@@ -260,8 +267,11 @@ def test_a_form_submitted_twice_creates_one_key_pair(alice_client, portal_on_san
 
 @pytest.mark.django_db(transaction=True)
 def test_a_double_click_creates_one_key_pair(alice, portal_on_sandbox):
-    form_token = new_form_token(signed_in(alice))
-    clients = [signed_in(alice), signed_in(alice)]
+    browser = signed_in(alice)
+    form_token = new_form_token(browser)
+    # One browser, two connections: both carry its session cookie (the download token is
+    # bound to the session; another session's resubmission is tested in test_delivery_token_binding.py).
+    clients = [browser, same_browser(browser)]
     start = threading.Barrier(len(clients))
     responses = [None] * len(clients)
 

@@ -156,21 +156,26 @@ def test_any_text_survives_the_round_trip(private_key_pem, owner_id):
     assert hashlib.sha256(token.encode()).hexdigest() == token_hash(token)
 
 
+KEY = "k" * 40
+
+
 def test_a_resubmitted_form_derives_the_same_download_token_and_another_form_a_different_one():
     from keypairs.delivery_crypto import download_token_for
 
     form_token = "Q" * 43
-    assert download_token_for(form_token) == download_token_for(form_token)
-    assert download_token_for(form_token) != download_token_for("R" * 43)
-    assert form_token not in download_token_for(form_token)
+    token = download_token_for(form_token=form_token, browser_session="s", server_key=KEY)
+    assert token == download_token_for(form_token=form_token, browser_session="s", server_key=KEY)
+    assert token != download_token_for(form_token="R" * 43, browser_session="s", server_key=KEY)
+    assert form_token not in token
 
 
 def test_the_database_keeps_neither_the_form_token_nor_the_download_token():
     from keypairs.delivery_crypto import download_token_for, form_token_hash, token_hash
 
     form_token = "Q" * 43
-    stored = {form_token_hash(form_token), token_hash(download_token_for(form_token))}
+    download_token = download_token_for(form_token=form_token, browser_session="s", server_key=KEY)
+    stored = {form_token_hash(form_token), token_hash(download_token)}
     # Neither stored hash is the other token's hash: one cannot be computed from the other.
     assert token_hash(form_token) not in stored
-    assert download_token_for(form_token) not in stored
-    assert form_token_hash(form_token) != token_hash(download_token_for(form_token))
+    assert download_token not in stored
+    assert form_token_hash(form_token) != token_hash(download_token)

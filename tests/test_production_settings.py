@@ -19,6 +19,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "portal.example.com",
     "AUDIT_HMAC_KEY": "y" * 40,
+    "DOWNLOAD_TOKEN_KEY": "z" * 40,
     "BCC_ACCESS_KEY_ID": "a" * 32,
     "BCC_SECRET_ACCESS_KEY": "b" * 32,
     # Production signs in through SSO: local accounts are refused with DEBUG off.
@@ -48,7 +49,15 @@ def test_it_starts_when_every_production_setting_is_given():
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "AUDIT_HMAC_KEY", "BCC_ACCESS_KEY_ID", "BCC_SECRET_ACCESS_KEY"]
+    "missing",
+    [
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "AUDIT_HMAC_KEY",
+        "DOWNLOAD_TOKEN_KEY",
+        "BCC_ACCESS_KEY_ID",
+        "BCC_SECRET_ACCESS_KEY",
+    ],
 )
 def test_it_refuses_to_start_without_a_production_secret_and_names_it(missing):
     result = run_check({key: value for key, value in PRODUCTION.items() if key != missing})
@@ -133,3 +142,10 @@ def test_plain_http_identity_endpoints_are_allowed_with_debug_on():
     )
 
     assert result.returncode == 0, result.stderr
+
+
+def test_a_short_download_token_key_is_refused_and_named_without_echoing_it():
+    result = run_check({**PRODUCTION, "DOWNLOAD_TOKEN_KEY": "short-key-1234"})
+    assert result.returncode != 0
+    assert "DOWNLOAD_TOKEN_KEY must be at least 32 characters" in result.stderr
+    assert "short-key-1234" not in result.stderr

@@ -249,7 +249,13 @@ def test_a_late_answer_after_the_take_over_is_deleted_not_delivered(alice, porta
     monkeypatch.setattr(BccClient, "create_keypair", create_then_cron_runs)
 
     result = services.keypair_create(
-        user=alice, form_token="late-answer-form-token", name="web", description="", region="bj", origin=ORIGIN
+        user=alice,
+        form_token="late-answer-form-token",
+        browser_session="alices-browser",
+        name="web",
+        description="",
+        region="bj",
+        origin=ORIGIN,
     )
 
     keypair_request = KeyPairRequest.objects.get()
