@@ -234,7 +234,7 @@ def test_gunicorns_access_line_names_the_same_client_as_the_audit(tmp_path, sand
 
     from django.conf import settings
 
-    from tests.gunicorn_portal import GunicornPortal, PortalBrowser, production_environment
+    from tests.gunicorn_portal import GunicornPortal, PortalBrowser, migrate, production_environment
 
     environment = production_environment(
         database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
@@ -243,6 +243,7 @@ def test_gunicorns_access_line_names_the_same_client_as_the_audit(tmp_path, sand
         audit_hmac_key=settings.AUDIT_HMAC_KEY,
         TRUSTED_PROXIES="127.0.0.1",  # the test plays the load balancer, on loopback
     )
+    migrate(environment)
     portal = GunicornPortal.start(environment, workers=1, threads=1)
     try:
         balancer = PortalBrowser(session_key="none")

@@ -31,7 +31,7 @@ from portal.logging import (
     bind_request_id,
     unbind_request_id,
 )
-from tests.gunicorn_portal import ROOT, GunicornPortal, PortalBrowser, production_environment
+from tests.gunicorn_portal import ROOT, GunicornPortal, PortalBrowser, migrate, production_environment
 
 PEM = (
     "-----BEGIN RSA PRIVATE KEY-----\n"
@@ -313,11 +313,7 @@ def test_gunicorns_lines_are_json_and_its_access_lines_carry_the_request_id_but_
         secret_key=settings.SECRET_KEY,
         audit_hmac_key=settings.AUDIT_HMAC_KEY,
     )
-    # Migrated, as any portal is before it serves: /healthz needs the cache's table too.
-    migrated = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=environment, capture_output=True, timeout=120
-    )
-    assert migrated.returncode == 0, migrated.stderr
+    migrate(environment)
     portal = GunicornPortal.start(environment, workers=1, threads=1)
     try:
         visitor = PortalBrowser(session_key="none")
