@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from keypairs import public_keys
+from keypairs.ppk import ppk_from_pem
 from keypairs.public_keys import PublicKeyRefused, public_key_inspect
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
@@ -443,17 +444,9 @@ def _dsa_pem() -> str:
 
 
 def _putty_file() -> str:
-    # PuTTY's armour around a real private blob; the refusal must not depend on the rest.
-    body = base64.b64encode(rsa_key().private_bytes(*_DER_PKCS8)).decode()
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    public = public_line(rsa_key()).split()[1]
-    return (
-        "PuTTY-User-Key-File-3: ssh-rsa\nEncryption: none\nComment: judy\nPublic-Lines: 1\n"
-        f"{public}\nPrivate-Lines: {len(lines)}\n" + "\n".join(lines) + "\nPrivate-MAC: 00\n"
-    )
+    pem = _pem(rsa_key(), serialization.PrivateFormat.TraditionalOpenSSL).encode()
+    return ppk_from_pem(pem, comment="judy").decode()
 
-
-_DER_PKCS8 = (serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 PRIVATE_KEYS = {
     "openssh": lambda: _pem(ec_key(), serialization.PrivateFormat.OpenSSH),
