@@ -4,6 +4,10 @@
 ``MD5:`` + colon-separated hex (``ssh-keygen -E md5``, and the form older consoles show).
 The blob is the base64 field of the line, decoded; options before the key type
 (authorized_keys style) are not accepted.
+
+The ``blob_*`` functions are the one place a fingerprint is computed: the line functions
+here (for the lines BCC returns) and ``keypairs.public_keys`` (for keys people paste, which
+it checks far more strictly) both hash through them.
 """
 
 from __future__ import annotations
@@ -40,12 +44,22 @@ def parse_public_key(line: str) -> PublicKey:
 
 
 def sha256_fingerprint(line: str) -> str:
-    digest = hashlib.sha256(parse_public_key(line).blob).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+    return blob_sha256_fingerprint(parse_public_key(line).blob)
 
 
 def md5_fingerprint(line: str) -> str:
-    digest = hashlib.md5(parse_public_key(line).blob, usedforsecurity=False).hexdigest()
+    return blob_md5_fingerprint(parse_public_key(line).blob)
+
+
+def blob_sha256_fingerprint(blob: bytes) -> str:
+    """``SHA256:`` + unpadded base64 of the SHA-256 of an SSH wire-format public key blob."""
+    digest = hashlib.sha256(blob).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def blob_md5_fingerprint(blob: bytes) -> str:
+    """``MD5:`` + colon-separated hex of the MD5 of an SSH wire-format public key blob."""
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
     return "MD5:" + ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
