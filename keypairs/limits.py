@@ -5,11 +5,13 @@ The shared quota
 The portal signs every BCC call with one service account, so all its users share BCC's quota
 of ``BCC_QUOTA_PER_REGION`` (500) key pairs per region. What is left is counted from BCC's own
 list, because only BCC knows about key pairs deleted or imported in its console, less the
-creates the portal recorded since that list was fetched. The list (its key pair ids) is kept
-in Django's cache for ``BCC_QUOTA_CACHE_SECONDS``, so every worker and machine shares one copy
-and the form costs at most one list call per region per period. A list that fails is cached
-for as long ("unknown"): a BCC outage must not make every form wait for the client's
-timeouts, and the form says "unknown" instead of failing.
+creates the portal recorded since that list was fetched. The list is the one "My key pairs"
+reads (``keypairs.bcc_state``: one walk per region, shared through Django's cache by every
+worker and machine), taken while it is younger than ``BCC_QUOTA_CACHE_SECONDS``, so the form
+costs at most one list walk per region per period, and none when the list page walked it
+lately. A list that fails counts as "unknown" for as long: a BCC outage must not make every
+form wait for the client's timeouts, and the form says "unknown" instead of failing. Like
+every read for a page, the walk makes one attempt per call, not ``BCC_MAX_ATTEMPTS``.
 
 What counts toward the cap per user per region
 ----------------------------------------------
@@ -46,25 +48,21 @@ not stop every create.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import math
 import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
 
 from keypairs import messages
-from keypairs.bcc.errors import BccError
-from keypairs.bcc.factory import get_client
+from keypairs.bcc_state import keypairs_in_bcc
 from keypairs.models import KeyPairRequest
 from keypairs.templatetags.regions import region_label
 
@@ -77,7 +75,6 @@ PORTAL_LIMIT = "portal_limit"
 CAP_REACHED = "per_user_cap"
 RATE_LIMITED = "rate_limit"
 
-_LISTING_KEY = "keypairs:bcc-listing:{region}"
 _RATE_SLOT_KEY = "keypairs:create-rate:{user_id}:{slot}"
 # The rate limit's clock (seconds since the epoch) for the times slots record, a hook for tests.
 # When a slot frees is the cache's own expiry, in real time.
@@ -156,43 +153,16 @@ def _created_since(listings: dict[str, _Listing]) -> Counter[str]:
 
 
 def _listings(regions: list[str]) -> dict[str, _Listing]:
-    keys = {region: _LISTING_KEY.format(region=region) for region in regions}
-    cached = _cache_call(cache.get_many, list(keys.values())) or {}
-    found: dict[str, _Listing] = {}
-    for region, key in keys.items():
-        if key in cached:
-            ids = None if cached[key]["ids"] is None else frozenset(cached[key]["ids"])
-            found[region] = _Listing(ids=ids, fetched_at=cached[key]["fetched_at"])
-    missing = [region for region in regions if region not in found]
-    if missing:
-        # Only BCC is called in the threads: cache connections are per thread and would be left open.
-        # Each thread runs in a copy of this request's context, so its BCC log lines carry the
-        # portal request id like every other line of the request.
-        contexts = [contextvars.copy_context() for _ in missing]
-        with ThreadPoolExecutor(max_workers=len(missing), thread_name_prefix="bcc-quota") as pool:
-            listings = pool.map(lambda context, region: context.run(_fetch_listing, region), contexts, missing)
-            fetched = dict(zip(missing, listings, strict=True))
-        values = {
-            keys[region]: {
-                "ids": None if listing.ids is None else sorted(listing.ids),
-                "fetched_at": listing.fetched_at,
-            }
-            for region, listing in fetched.items()
-        }
-        _cache_call(cache.set_many, values, settings.BCC_QUOTA_CACHE_SECONDS)
-        found.update(fetched)
-    return found
-
-
-def _fetch_listing(region: str) -> _Listing:
-    fetched_at = datetime.now(UTC)
-    try:
-        ids = frozenset(keypair.keypair_id for keypair in get_client(region).iter_keypairs())
-    except (BccError, ImproperlyConfigured) as error:
-        # The client has logged the call; this says what the portal made of it.
-        logger.warning("Could not count the key pairs in %s for the shared quota: %s", region, error)
-        return _Listing(ids=None, fetched_at=fetched_at)
-    return _Listing(ids=ids, fetched_at=fetched_at)
+    # The walk "My key pairs" shows BCC's state from (keypairs.bcc_state): one walk per region
+    # serves both, each taking it while it is younger than its own setting.
+    state = keypairs_in_bcc(regions=regions, max_age=settings.BCC_QUOTA_CACHE_SECONDS)
+    return {
+        region: _Listing(
+            ids=None if held.keypairs is None else frozenset(held.keypairs),
+            fetched_at=held.read_at,
+        )
+        for region, held in state.regions.items()
+    }
 
 
 # --- The checks before a create ------------------------------------------------------------

@@ -278,6 +278,14 @@ if KEYPAIR_CREATE_RATE_LIMIT > 1000:
     raise ImproperlyConfigured("KEYPAIR_CREATE_RATE_LIMIT can be at most 1000 creates per window.")
 if KEYPAIR_CREATE_RATE_WINDOW_SECONDS < 1:
     raise ImproperlyConfigured("KEYPAIR_CREATE_RATE_WINDOW_SECONDS must be at least 1.")
+# "My key pairs" shows what BCC holds (keypairs/bcc_state.py): BCC's list of a region is read at
+# most once per this many seconds and shared through CACHES. At most 30: the page must not show
+# a state older than that as current.
+KEYPAIR_BCC_STATE_CACHE_SECONDS = env.int("KEYPAIR_BCC_STATE_CACHE_SECONDS", default=15)
+if not 1 <= KEYPAIR_BCC_STATE_CACHE_SECONDS <= 30:
+    raise ImproperlyConfigured(
+        f"KEYPAIR_BCC_STATE_CACHE_SECONDS must be between 1 and 30 seconds, not {KEYPAIR_BCC_STATE_CACHE_SECONDS}."
+    )
 # A create still "pending" after this many seconds lost its worker; `manage.py reconcile` settles it.
 # Unset: twice the longest a create can take (every connect attempt, then the read timeout).
 KEYPAIR_RECONCILE_AFTER_SECONDS = env.int("KEYPAIR_RECONCILE_AFTER_SECONDS", default=None)

@@ -107,7 +107,7 @@ def test_the_count_is_unknown_when_bcc_cannot_be_asked_and_the_form_still_works(
         True,
     )
     assert 'name="form_token"' in response.content.decode()
-    assert any("Could not count the key pairs in bj" in line for line in log_lines(caplog, 30))
+    assert any("Could not list the key pairs in bj" in line for line in log_lines(caplog, 30))
 
 
 def test_a_failed_count_is_not_asked_again_on_every_page(alice_client, portal_on_sandbox, settings):

@@ -94,6 +94,17 @@ def test_the_rate_limit_is_bounded(value, starts):
         assert "KEYPAIR_CREATE_RATE_LIMIT" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "starts"), [("30", True), ("31", False), ("0", False)], ids=["at-most", "too-long", "zero"]
+)
+def test_the_bcc_state_cache_is_at_most_thirty_seconds(value, starts):
+    # "My key pairs" shows BCC's state as current: the issue bounds how old it may be.
+    result = run_check({**PRODUCTION, "KEYPAIR_BCC_STATE_CACHE_SECONDS": value})
+    assert (result.returncode == 0) is starts, result.stderr
+    if not starts:
+        assert f"KEYPAIR_BCC_STATE_CACHE_SECONDS must be between 1 and 30 seconds, not {value}." in result.stderr
+
+
 PROXY_PRODUCTION = {
     **PRODUCTION,
     "AUTH_MODE": "proxy",

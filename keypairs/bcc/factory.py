@@ -43,15 +43,22 @@ _clients: dict[tuple, BccClient] = {}
 _lock = threading.Lock()
 
 
-def get_client(region: str) -> BccClient:
-    """The client for ``region``, which must be listed in ``BCC_REGIONS``."""
+def get_client(region: str, *, max_attempts: int | None = None) -> BccClient:
+    """The client for ``region``, which must be listed in ``BCC_REGIONS``.
+
+    ``max_attempts`` lowers ``BCC_MAX_ATTEMPTS`` for callers that must answer within a page's
+    time (``keypairs.bcc_state``); it can never raise it.
+    """
     if region not in settings.BCC_REGIONS:
         raise ValueError(REGION_NOT_OFFERED.format(region=region))
-    key = _cache_key(region)
+    attempts = int(settings.BCC_MAX_ATTEMPTS)
+    if max_attempts is not None:
+        attempts = max(min(attempts, max_attempts), 1)
+    key = (*_cache_key(region), attempts)
     with _lock:
         client = _clients.get(key)
         if client is None:
-            client = _clients[key] = _build(region)
+            client = _clients[key] = _build(region, max_attempts=attempts)
         return client
 
 
@@ -83,7 +90,7 @@ def _cache_key(region: str) -> tuple:
     )
 
 
-def _build(region: str) -> BccClient:
+def _build(region: str, *, max_attempts: int) -> BccClient:
     if not settings.BCC_ACCESS_KEY_ID or not settings.BCC_SECRET_ACCESS_KEY:
         raise ImproperlyConfigured(CREDENTIALS_MISSING)
     verify = settings.BCC_CA_BUNDLE
@@ -98,6 +105,6 @@ def _build(region: str) -> BccClient:
         region=region,
         connect_timeout=float(settings.BCC_CONNECT_TIMEOUT),
         read_timeout=float(settings.BCC_READ_TIMEOUT),
-        max_attempts=int(settings.BCC_MAX_ATTEMPTS),
+        max_attempts=max_attempts,
         verify=verify,
     )
