@@ -131,3 +131,15 @@ def test_threads_asking_at_once_share_one_client(bcc_settings):
     for thread in threads:
         thread.join()
     assert len({id(client) for client in seen}) == 1
+
+
+def test_a_caller_may_lower_the_attempts_but_never_raise_them(bcc_settings, sandbox):
+    sandbox.inject("status", status=503, operation="list", count=10)
+
+    with pytest.raises(errors.BccApiError):
+        get_client("bj", max_attempts=1).list_keypairs()
+    with override_settings(BCC_MAX_ATTEMPTS=2), pytest.raises(errors.BccApiError):
+        get_client("bj", max_attempts=5).list_keypairs()
+
+    assert [record.status for record in sandbox.request_log] == [503, 503, 503]
+    assert get_client("bj", max_attempts=1) is not get_client("bj")
