@@ -255,7 +255,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return response
 
     def verify_view(self, request: HttpRequest) -> HttpResponseRedirect:
-        """Verify the whole chain now (slow: about 26 s a million events) and show the result."""
+        """Verify the whole chain now (slow on a large log: docs/benchmarks.md, section 5) and show the result."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         status = audit_review.verify_and_remember()

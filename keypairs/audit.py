@@ -39,8 +39,7 @@ Transactions
 An audit row must survive the failure it records. ``audit_record`` commits its row in its
 own short transaction and REFUSES to run inside a caller's ``transaction.atomic`` block,
 where a later rollback would silently erase a failure record. Record events after your
-business transaction has committed or failed, or use ``audit_record_after_commit`` for
-rows that only make sense if the transaction commits. The one exception is
+business transaction has committed or failed. The one exception is
 ``audit_record_with_the_work``, for the row that must commit with its work or not at all:
 a private key handed out ("downloaded") is recorded in the claim's own transaction, so that
 a failed append leaves the key in place instead of wiped and unrecorded.
@@ -105,7 +104,7 @@ SIGNED_FIELDS = (
 INSIDE_TRANSACTION_MESSAGE = (
     "audit_record() was called inside transaction.atomic(). An audit row written there would be "
     "rolled back with the transaction it records; call it after the transaction has committed "
-    "or failed, or use audit_record_after_commit()."
+    "or failed."
 )
 
 
@@ -122,6 +121,34 @@ FOREIGN_ROWS_ALARM = (
 
 class AuditInsideTransactionError(RuntimeError):
     """audit_record was called where a rollback could silently erase the row."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for audit rows: source address, user agent, portal request id.
+
+    Made once per request by ``origin_of`` and handed whole to services and to ``audit_record``
+    (``origin=``), so no caller copies its fields one by one. ``Origin()`` is the system's own
+    origin (a management command): no address, no user agent, no request id.
+    """
+
+    source_ip: str | None = None
+    user_agent: str = ""
+    portal_request_id: str = ""
+
+
+# The longest user agent an Origin keeps (the width of Delivery.claimed_user_agent); audit rows
+# cut it further to USER_AGENT_MAX_LENGTH.
+ORIGIN_USER_AGENT_MAX_LENGTH = 512
+
+
+def origin_of(request: HttpRequest) -> Origin:
+    """The origin of a request: the client's address (``portal.client_address``), its user agent, our request id."""
+    return Origin(
+        source_ip=client_address(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:ORIGIN_USER_AGENT_MAX_LENGTH],
+        portal_request_id=getattr(request, "request_id", ""),
+    )
 
 
 # --- Writing ------------------------------------------------------------------------------
@@ -160,6 +187,7 @@ def event_content(
     action: str,
     outcome: str,
     actor=None,
+    origin: Origin | None = None,
     request: HttpRequest | None = None,
     region: str = "",
     keypair_name: str = "",
@@ -177,9 +205,10 @@ def event_content(
 ) -> dict[str, Any]:
     """The columns of one event, checked and fitted, before it is chained.
 
-    ``actor`` is a User (or None for the system). ``request`` supplies the source IP
-    (the client's, ``portal.client_address``), user agent and portal request id; ``source_ip``, ``user_agent`` and
-    ``portal_request_id`` override it for callers that have no HttpRequest. ``actor_username``
+    ``actor`` is a User (or None for the system). ``origin`` (an ``Origin``, what services
+    carry) or ``request`` supplies the source IP (the client's, ``portal.client_address``),
+    user agent and portal request id; ``source_ip``, ``user_agent`` and ``portal_request_id``
+    are for callers that have neither (sign-in hooks, refusal summaries). ``actor_username``
     names an actor without an account (a refused sign-in). ``detail`` is short human text:
     never a private key, download token or secret key.
     """
@@ -187,6 +216,10 @@ def event_content(
         raise ValueError(f"Unknown audit action {action!r}.")
     if outcome not in AuditEvent.Outcome.values:
         raise ValueError(f"Unknown audit outcome {outcome!r}.")
+    if origin is not None:
+        if request is not None or source_ip is not None or user_agent is not None or portal_request_id is not None:
+            raise TypeError("Pass origin= alone: it already says where the request came from.")
+        source_ip, user_agent, portal_request_id = origin.source_ip, origin.user_agent, origin.portal_request_id
 
     content = _content_from(
         actor=actor,
@@ -241,15 +274,6 @@ def _chain_after(head: AuditChainHead, content: dict[str, Any]) -> AuditEvent:
     head.updated_at = event.created_at
     head.save(update_fields=["last_event_id", "last_hash", "updated_at"])
     return event
-
-
-def audit_record_after_commit(**kwargs: Any) -> None:
-    """Record an event once the surrounding transaction commits; nothing if it rolls back.
-
-    For success rows only ("created", "downloaded"): a failure must be recorded with
-    ``audit_record`` outside the transaction, where a rollback cannot erase it.
-    """
-    transaction.on_commit(lambda: audit_record(**kwargs))
 
 
 def ensure_outside_transaction() -> None:

@@ -2,10 +2,10 @@
 
 Built for a log of a million rows and more:
 
-- **Chain status.** ``audit_verify`` walks the whole chain (about 26 s for a million rows), far
-  too slow for a page view. The last result is kept in the cache with its time and the event
-  it reached (``chain_status``); the admin shows it and offers to run it again
-  (``verify_and_remember``), one run at a time. ``manage.py verify_audit`` (the nightly cron
+- **Chain status.** ``audit_verify`` walks the whole chain (seconds for a million rows:
+  docs/benchmarks.md, section 5), far too slow for a page view. The last result is kept in
+  the cache with its time and the event it reached (``chain_status``); the admin shows it and
+  offers to run it again (``verify_and_remember``), one run at a time. ``manage.py verify_audit`` (the nightly cron
   job) records its result the same way. The cache is Django's, shared by every worker and
   process: Redis with ``REDIS_URL``, otherwise the database cache table.
 - **Counting.** Django's admin counts the filtered rows on every page (``COUNT(*)``).

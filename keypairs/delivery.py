@@ -29,7 +29,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from keypairs.audit import audit_record, audit_record_with_the_work, ensure_outside_transaction, normalize_ip
+from keypairs.audit import Origin, audit_record, audit_record_with_the_work, ensure_outside_transaction, normalize_ip
 from keypairs.delivery_crypto import (
     DeliveryDecryptionError,
     decrypt_private_key,
@@ -163,10 +163,8 @@ def delivery_claim(
     delivery_public_id: uuid.UUID | str,
     user,
     token: str | None,
-    source_ip: str | None,
-    user_agent: str,
+    origin: Origin,
     now: datetime | None = None,
-    portal_request_id: str = "",
 ) -> ClaimResult:
     """Hand the private key to its owner, once. Of any number of concurrent claims exactly one
     gets the PEM; the rest get ``already_downloaded``.
@@ -175,14 +173,14 @@ def delivery_claim(
     missing or someone else's -> ``not_found`` (404); already claimed -> ``already_downloaded``
     (410); past ``expires_at`` -> ``expired`` (410, ciphertext wiped now if it was not yet);
     wrong or missing token -> ``bad_token`` (403); else ``downloaded`` with the PEM, and the
-    ciphertext is gone from the database by the time this returns.
+    ciphertext is gone from the database by the time this returns. ``origin`` goes on the audit
+    row, and its address and user agent on the delivery as where the download went.
     """
     ensure_outside_transaction()
     now = now or timezone.now()
-    source_ip = normalize_ip(source_ip)
-    user_agent = (user_agent or "")[: Delivery._meta.get_field("claimed_user_agent").max_length]
+    source_ip = normalize_ip(origin.source_ip)
+    user_agent = (origin.user_agent or "")[: Delivery._meta.get_field("claimed_user_agent").max_length]
 
-    origin = {"actor": user, "source_ip": source_ip, "user_agent": user_agent, "portal_request_id": portal_request_id}
     try:
         with transaction.atomic():
             delivery = _locked_delivery(delivery_public_id)
@@ -192,12 +190,12 @@ def delivery_claim(
             if result.ok:
                 # The key leaves only if its "downloaded" row commits with the claim: should the
                 # append fail, the claim rolls back and the key stays for another try.
-                audit_record_with_the_work(**origin, **_keypair_fields(delivery), **audit)
+                audit_record_with_the_work(actor=user, origin=origin, **_keypair_fields(delivery), **audit)
                 return result
     except DatabaseError as error:
         raise DownloadNotHandedOut from error
 
-    audit_record(**origin, **_keypair_fields(delivery), **audit)
+    audit_record(actor=user, origin=origin, **_keypair_fields(delivery), **audit)
     return result
 
 
@@ -265,10 +263,8 @@ def delivery_report(
     *,
     delivery_public_id: uuid.UUID | str,
     user,
-    source_ip: str | None,
-    user_agent: str,
+    origin: Origin,
     now: datetime | None = None,
-    portal_request_id: str = "",
 ) -> Delivery | None:
     """The owner pressed "I did not download this". Returns the delivery, or None when it is
     not theirs (the caller answers 404).
@@ -279,7 +275,6 @@ def delivery_report(
     """
     ensure_outside_transaction()
     now = now or timezone.now()
-    source_ip = normalize_ip(source_ip)
     with transaction.atomic():
         delivery = _locked_delivery(delivery_public_id)
         if delivery is None or user is None or delivery.owner_id != user.pk:
@@ -302,9 +297,7 @@ def delivery_report(
         audit_record(
             action=Action.REPORTED,
             actor=user,
-            source_ip=source_ip,
-            user_agent=user_agent,
-            portal_request_id=portal_request_id,
+            origin=origin,
             is_security_event=True,
             **_keypair_fields(delivery),
             **audit,

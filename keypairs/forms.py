@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 
 from keypairs import validation
+from keypairs.regions import region_choices
 
 NAME_HELP_TEXT = (
     f"1 to {validation.NAME_MAX_LENGTH} characters. Start with a letter (a–z or A–Z); then use letters, digits, "
@@ -41,29 +42,6 @@ FORM_TOKEN_MAX_LENGTH = 64
 # The shape of the tokens the view issues (secrets.token_urlsafe(32): 43 URL-safe characters).
 # At least 32: the download token is derived from it, so it must carry real entropy.
 _FORM_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
-
-# Display names for the region ids BCC documents; an id not listed here is shown as it is.
-REGION_NAMES = {
-    "bj": "Beijing",
-    "gz": "Guangzhou",
-    "su": "Suzhou",
-    "bd": "Baoding",
-    "fwh": "Wuhan",
-    "hkg": "Hong Kong",
-    "cd": "Chengdu",
-    "sin": "Singapore",
-    "fsh": "Shanghai",
-    "yq": "Yangquan",
-    "nj": "Nanjing",
-}
-
-
-def region_choices() -> list[tuple[str, str]]:
-    """The configured regions, read when a form is made so that settings overrides apply."""
-    return [
-        (region, f"{REGION_NAMES[region]} ({region})" if region in REGION_NAMES else region)
-        for region in settings.BCC_REGIONS
-    ]
 
 
 class LiveHintBoundField(BoundField):

@@ -64,7 +64,7 @@ from django.core.cache import cache
 from keypairs import messages
 from keypairs.bcc_state import keypairs_in_bcc
 from keypairs.models import KeyPairRequest
-from keypairs.templatetags.regions import region_label
+from keypairs.regions import region_label
 
 logger = logging.getLogger(__name__)
 
@@ -240,8 +240,8 @@ def _take_slot(keys: list[str], now: float, window: int, claim: str) -> list[tup
     """Take a free slot for ``window`` seconds: None when taken, else what the held slots hold.
 
     First one ``add`` on a slot picked at random: while few slots are held, as for nearly
-    every create, it is free, and the check costs one round trip whatever the limit (with 1,000
-    slots, looking at all of them first cost 3.2 ms a create on LocMem and 5.4 ms on Redis).
+    every create, it is free, and the check costs one round trip whatever the limit (looking at
+    every slot first made each create pay for all of them: docs/benchmarks.md, section 7).
     Otherwise one look at every slot, then ``add`` on the free ones until one is won; a
     concurrent create may win a slot first. A slot can also free between the look and the
     adds, so a full look is taken once more before refusing. Only the full look refuses, so

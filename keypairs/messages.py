@@ -7,8 +7,6 @@ message is for the operators' log, not for the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from keypairs.bcc import errors
 
 NAME_REJECTED = "BCC rejected the name: {reason}. Change the name and try again."
@@ -85,41 +83,3 @@ MISCONFIGURATION_CODES = frozenset(
         errors.IDEMPOTENT_PARAMETER_MISMATCH,
     }
 )
-
-
-@dataclass(frozen=True)
-class UserFacingError:
-    """A sentence for the page, the HTTP status to answer with, and whether operators must act."""
-
-    message: str
-    http_status: int
-    operators_must_act: bool = False
-
-
-def for_create_error(error: errors.BccError, *, region: str, reference: str) -> UserFacingError:
-    """The sentence for a create that BCC refused or that never got an answer."""
-    if isinstance(error, errors.BccApiError):
-        return _for_api_error(error, region=region, reference=reference)
-    if isinstance(error, errors.BccOutcomeUnknown):
-        return UserFacingError(OUTCOME_UNKNOWN.format(reference=reference), 504, operators_must_act=True)
-    # Every other transport error is certain: the request never reached BCC.
-    reason = str(error).split(";")[0].rstrip(".")
-    return UserFacingError(BCC_UNAVAILABLE.format(reason=reason[:1].lower() + reason[1:]), 503)
-
-
-def _for_api_error(error: errors.BccApiError, *, region: str, reference: str) -> UserFacingError:
-    if error.code == errors.KEYPAIR_NAME_INVALID:
-        return UserFacingError(NAME_REJECTED.format(reason=_reason(error)), 400)
-    if error.code == errors.KEYPAIR_DESCRIPTION_INVALID:
-        return UserFacingError(DESCRIPTION_REJECTED.format(reason=_reason(error)), 400)
-    if error.code == errors.KEYPAIR_QUOTA_EXCEEDED:
-        return UserFacingError(QUOTA_EXCEEDED.format(region=region), 409)
-    if error.code in MISCONFIGURATION_CODES:
-        return UserFacingError(PORTAL_MISCONFIGURED.format(reference=reference), 502, operators_must_act=True)
-    return UserFacingError(BCC_FAILED.format(code=error.code), 502)
-
-
-def _reason(error: errors.BccApiError) -> str:
-    # BCC's message explains the user's own input; it is rendered escaped, and cut short.
-    text = (error.message or "it does not follow BCC's rules").strip().rstrip(".")
-    return text[:200]

@@ -6,7 +6,7 @@ A create BCC may have committed without the portal getting the answer (a read ti
 dropped connection, a gateway's error page, a worker that died mid-call) may have left a key
 pair in BCC whose private key nobody will ever see: BCC hands it out once, in the answer that
 was lost. Such a key pair is useless and takes a place in the quota everyone shares. The
-create service reconciles at once (``keypairs.services``); ``manage.py reconcile`` (cron) does
+create service reconciles at once (``keypairs.services.create``); ``manage.py reconcile`` (cron) does
 the same for creates still open later: ``unknown`` ones, and ``pending`` ones whose worker died.
 
 Which key pair "was created by that request"
@@ -71,7 +71,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -80,14 +79,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from keypairs import messages
-from keypairs.audit import audit_record, ensure_outside_transaction
+from keypairs.audit import Origin, audit_record, ensure_outside_transaction
 from keypairs.bcc import errors
 from keypairs.bcc.factory import get_client
 from keypairs.bcc.models import Keypair
 from keypairs.models import AuditEvent, KeyPairRequest
-
-if TYPE_CHECKING:
-    from keypairs.services import Origin
 
 logger = logging.getLogger(__name__)
 
@@ -361,9 +357,8 @@ class _Run:
             outcome=outcome,
             actor=current.owner if origin else None,
             actor_username="" if origin else current.owner.get_username(),
-            source_ip=origin.source_ip if origin else None,
-            user_agent=origin.user_agent if origin else "",
-            portal_request_id=self.reference,
+            # Cron has no request: the system's own origin.
+            origin=origin or Origin(),
             region=current.region,
             keypair_name=current.name,
             keypair_id=keypair_id,

@@ -21,11 +21,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from keypairs import limits, selectors, services
+from keypairs.audit import origin_of
 from keypairs.delivery import MESSAGE_NOT_HANDED_OUT, DownloadNotHandedOut, delivery_claim, delivery_report
 from keypairs.forms import KeyPairCreateForm
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
-from portal.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -74,21 +74,14 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
             name=data["name"],
             description=data["description"],
             region=data["region"],
-            origin=_origin(request),
+            origin=origin_of(request),
         )
-    except services.FormAlreadyUsed as refused:
-        form.add_error(None, str(refused))
-        return _render_create(request, form, status=409)
-    except services.LimitReached as reached:
-        form.add_error(None, reached.refusal.message)
-        response = _render_create(request, form, status=reached.refusal.http_status)
-        if reached.refusal.retry_after:
-            response["Retry-After"] = str(reached.refusal.retry_after)
+    except services.ServiceError as failure:
+        form.add_error(None, failure.message)
+        response = _render_create(request, form, status=failure.http_status)
+        if failure.retry_after:
+            response["Retry-After"] = str(failure.retry_after)
         return response
-
-    if result.error is not None and not result.replayed:
-        form.add_error(None, result.error.message)
-        return _render_create(request, form, status=result.error.http_status)
 
     # A replayed form lands on the earlier attempt's page; while its key is (or may soon be)
     # waiting, the replay sets the download cookie again, in case the first response's never
@@ -136,15 +129,12 @@ def keypair_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @developer_required
 @require_POST
 def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    origin = _origin(request)
     try:
         result = delivery_claim(
             delivery_public_id=public_id,
             user=request.user,
             token=request.COOKIES.get(DOWNLOAD_COOKIE),
-            source_ip=origin.source_ip,
-            user_agent=origin.user_agent,
-            portal_request_id=origin.portal_request_id,
+            origin=origin_of(request),
         )
     except DownloadNotHandedOut:
         # The claim and its "downloaded" row commit together, so their failure left the key
@@ -171,14 +161,7 @@ def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
 @developer_required
 @require_POST
 def keypair_report(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    origin = _origin(request)
-    delivery = delivery_report(
-        delivery_public_id=public_id,
-        user=request.user,
-        source_ip=origin.source_ip,
-        user_agent=origin.user_agent,
-        portal_request_id=origin.portal_request_id,
-    )
+    delivery = delivery_report(delivery_public_id=public_id, user=request.user, origin=origin_of(request))
     if delivery is None:
         return render(request, "keypairs/download_refused.html", {"message": "There is no such key pair."}, status=404)
     return redirect("keypair_detail", public_id=public_id)
@@ -189,14 +172,6 @@ def keypair_report(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def keypair_list(request: HttpRequest) -> HttpResponse:
     requests = selectors.keypair_requests_of(user=request.user)
     return render(request, "keypairs/list.html", {"requests": requests})
-
-
-def _origin(request: HttpRequest) -> services.Origin:
-    return services.Origin(
-        source_ip=client_address(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-        portal_request_id=getattr(request, "request_id", ""),
-    )
 
 
 def _browser_session(request: HttpRequest) -> str:

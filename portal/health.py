@@ -6,9 +6,14 @@ cloud API must not take every instance out at once; a BCC outage is the user's c
 message, not a dead portal), and answers only True or False: why a check failed goes to the
 log for operators, never into the response, which anyone may read.
 
-Checked: the database (every page needs it) and Django's cache, where the per-user limits,
-the shared quota count and the audit chain status live. The cache is Redis when ``REDIS_URL``
-is set, else a table in the database (so it answers when, and only when, the database does).
+Checked: the database (every page needs it) and Django's cache, where the rate limit, the
+shared quota count and the audit chain status live. The cache is Redis when ``REDIS_URL`` is
+set, else a table in the database (so it answers when, and only when, the database does).
+
+A failing cache makes this answer 503 even though the pages keep working without it: as
+``keypairs.limits`` says, creates then go through without the rate limit and the form shows
+the quota as unknown, with an error in the log. The health check reports the degraded
+instance; it does not mean the instance cannot serve.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def database_answers() -> bool:
 
 
 def cache_answers() -> bool:
-    """Write a value and read it back: a cache that accepts nothing cannot count limits."""
+    """Write a value and read it back: a cache that accepts nothing cannot enforce the rate limit."""
     key = f"portal:healthz:{uuid.uuid4().hex}"
     try:
         cache.set(key, "ok", timeout=CACHE_PROBE_SECONDS)

@@ -97,7 +97,7 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Persistent connections: a create commits four short transactions, and reconnecting for each
-# request cost 1-2 ms of the portal's own overhead per request (docs/benchmarks.md, R3).
+# request added to the portal's own overhead on every request (docs/benchmarks.md, R3).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 
-from keypairs.audit import audit_record
+from keypairs.audit import Origin, audit_record
 from keypairs.delivery import delivery_claim, delivery_create
 from keypairs.models import AuditEvent, KeyPairRequest
 
@@ -142,8 +142,7 @@ def test_a_keypair_request_shows_its_download_but_never_the_ciphertext(admin_cli
         delivery_public_id=keypair_request.public_id,
         user=keypair_request.owner,
         token=token,
-        source_ip="198.51.100.10",
-        user_agent="Firefox",
+        origin=Origin(source_ip="198.51.100.10", user_agent="Firefox"),
     )
 
     page = admin_client.get(reverse("admin:keypairs_keypairrequest_change", args=[keypair_request.pk]))

@@ -14,8 +14,8 @@ from keypairs.audit import (
     GENESIS_HASH,
     INSIDE_TRANSACTION_MESSAGE,
     AuditInsideTransactionError,
+    Origin,
     audit_record,
-    audit_record_after_commit,
     audit_verify,
 )
 from keypairs.models import (
@@ -141,15 +141,20 @@ def test_a_failure_row_outlives_the_rolled_back_business_transaction(alice):
     assert AuditEvent.objects.get().action == "failed"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_after_commit_row_is_written_only_if_the_transaction_commits():
-    with transaction.atomic():
-        audit_record_after_commit(action="created", outcome="success", keypair_name="kept")
-    with pytest.raises(RuntimeError), transaction.atomic():
-        audit_record_after_commit(action="created", outcome="success", keypair_name="rolled-back")
-        raise RuntimeError("rollback")
+def test_an_origin_fills_the_rows_source_user_agent_and_request_id(db, alice):
+    origin = Origin(source_ip="2001:DB8::7", user_agent="Firefox\n", portal_request_id="req-9")
 
-    assert list(AuditEvent.objects.values_list("keypair_name", flat=True)) == ["kept"]
+    event = _record(actor=alice, origin=origin)
+
+    event.refresh_from_db()
+    assert (event.source_ip, event.user_agent, event.portal_request_id) == ("2001:db8::7", "Firefox", "req-9")
+
+
+def test_an_origin_with_its_fields_again_is_refused(db):
+    with pytest.raises(TypeError):
+        _record(origin=Origin(source_ip="192.0.2.1"), source_ip="192.0.2.2")
+
+    assert not AuditEvent.objects.exists()
 
 
 # --- Append-only --------------------------------------------------------------------------

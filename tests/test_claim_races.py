@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import connection
 
-from keypairs.audit import audit_verify
+from keypairs.audit import Origin, audit_verify
 from keypairs.delivery import MESSAGE_ALREADY_DOWNLOADED, ClaimOutcome, delivery_claim, delivery_create
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 from tests.gunicorn_portal import (
@@ -83,8 +83,7 @@ def test_of_50_concurrent_claims_exactly_one_gets_the_key():
             delivery_public_id=keypair_request.public_id,
             user=alice,
             token=token,
-            source_ip="198.51.100.10",
-            user_agent=f"tab {number}",
+            origin=Origin(source_ip="198.51.100.10", user_agent=f"tab {number}"),
         ),
     )
 

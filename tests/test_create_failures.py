@@ -15,6 +15,7 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from django.test import Client
@@ -22,8 +23,10 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from keypairs import messages, services
+from keypairs.audit import Origin
 from keypairs.bcc import errors
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
+from keypairs.services import create as create_service
 from keypairs.views import DOWNLOAD_COOKIE
 from tests.create_flow import sent_to_bcc
 
@@ -71,46 +74,50 @@ def operator_errors(caplog) -> list[str]:
 def test_a_name_bcc_rejects_is_explained_with_bccs_reason(alice, portal_on_sandbox):
     # The form checks BCC's exact rules (tests/test_create_form.py holds it to the sandbox), so
     # no name the form accepts is refused; call the service the view calls, with one it would not.
-    result = services.keypair_create(
-        user=alice,
-        form_token="name-test",
-        browser_session="alices-browser",
-        name="9lives",
-        description="",
-        region="bj",
-        origin=services.Origin(portal_request_id="r-1"),
-    )
+    with pytest.raises(services.ServiceFailed) as failed:
+        services.keypair_create(
+            user=alice,
+            form_token="name-test",
+            browser_session="alices-browser",
+            name="9lives",
+            description="",
+            region="bj",
+            origin=Origin(portal_request_id="r-1"),
+        )
 
     keypair_request = the_request()
     event = the_outcome_event()
-    assert result.error.message == (
+    assert failed.value.message == (
         "BCC rejected the name: The key pair name must be 1 to 65 characters, start with a letter, and contain "
         "only letters, digits, Chinese characters and - _ / . Change the name and try again."
     )
-    assert result.error.http_status == 400
-    assert result.download_token is None
+    assert failed.value.http_status == 400
+    assert not Delivery.objects.exists()  # no key waits for a download
+    assert failed.value.keypair_request == keypair_request
     assert (keypair_request.status, keypair_request.error_code) == (Status.FAILED, errors.KEYPAIR_NAME_INVALID)
-    assert keypair_request.error_message == result.error.message
+    assert keypair_request.error_message == failed.value.message
     assert (event.action, event.outcome, event.bcc_error_code) == ("failed", "failure", errors.KEYPAIR_NAME_INVALID)
     assert event.bcc_request_id == keypair_request.bcc_request_id != ""
     assert portal_on_sandbox.keypairs() == []
 
 
 def test_a_description_bcc_rejects_is_explained_with_bccs_reason(alice, portal_on_sandbox):
-    result = services.keypair_create(
-        user=alice,
-        form_token="description-test",
-        browser_session="alices-browser",
-        name="web",
-        description="<b>bold</b>",
-        region="bj",
-        origin=services.Origin(),
-    )
+    with pytest.raises(services.ServiceFailed) as failed:
+        services.keypair_create(
+            user=alice,
+            form_token="description-test",
+            browser_session="alices-browser",
+            name="web",
+            description="<b>bold</b>",
+            region="bj",
+            origin=Origin(),
+        )
 
     keypair_request = the_request()
-    assert result.error.message.startswith("BCC rejected the description: The description must be at most 140")
-    assert result.error.message.endswith(". Change the description and try again.")
-    assert result.error.http_status == 400
+    assert failed.value.message.startswith("BCC rejected the description: The description must be at most 140")
+    assert failed.value.message.endswith(". Change the description and try again.")
+    assert failed.value.http_status == 400
+    assert failed.value.code == errors.KEYPAIR_DESCRIPTION_INVALID
     assert keypair_request.error_code == errors.KEYPAIR_DESCRIPTION_INVALID
     assert the_outcome_event().bcc_error_code == errors.KEYPAIR_DESCRIPTION_INVALID
     assert portal_on_sandbox.keypairs() == []
@@ -190,7 +197,7 @@ def _database_refuses_deliveries(monkeypatch) -> None:
         raise DatabaseError("disk full")
 
     # The service holds its own reference to delivery_create.
-    monkeypatch.setattr(services, "delivery_create", refuse)
+    monkeypatch.setattr(create_service, "delivery_create", refuse)
 
 
 def test_a_private_key_that_cannot_be_stored_is_deleted_in_bcc(alice_client, portal_on_sandbox, monkeypatch):

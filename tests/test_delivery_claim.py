@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from keypairs import delivery as delivery_services
-from keypairs.audit import AuditInsideTransactionError, audit_verify
+from keypairs.audit import AuditInsideTransactionError, Origin, audit_verify
 from keypairs.delivery import ClaimOutcome, delivery_claim, delivery_create, delivery_report
 from keypairs.delivery_crypto import token_hash
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
@@ -54,8 +54,7 @@ def _claim(delivery: Delivery, user, token, **overrides):
         "delivery_public_id": delivery.request.public_id,
         "user": user,
         "token": token,
-        "source_ip": ALICE_IP,
-        "user_agent": BROWSER,
+        "origin": Origin(source_ip=overrides.pop("source_ip", ALICE_IP), user_agent=BROWSER),
         **overrides,
     }
     return delivery_claim(**arguments)
@@ -172,7 +171,9 @@ def test_an_anonymous_visitor_gets_not_found(waiting):
 
 @pytest.mark.parametrize("public_id", [uuid.uuid4(), "not-a-uuid"])
 def test_an_unknown_download_is_not_found(alice, public_id):
-    result = delivery_claim(delivery_public_id=public_id, user=alice, token="t", source_ip=ALICE_IP, user_agent=BROWSER)
+    result = delivery_claim(
+        delivery_public_id=public_id, user=alice, token="t", origin=Origin(source_ip=ALICE_IP, user_agent=BROWSER)
+    )
 
     assert result.outcome == ClaimOutcome.NOT_FOUND
     assert _events() == [("download_refused", "denied", "alice", "no such download")]
@@ -303,7 +304,7 @@ def test_the_owner_reports_a_download_they_did_not_make(alice, waiting):
     _claim(delivery, alice, token, source_ip=BOB_IP)
 
     reported = delivery_report(
-        delivery_public_id=delivery.request.public_id, user=alice, source_ip=ALICE_IP, user_agent=BROWSER
+        delivery_public_id=delivery.request.public_id, user=alice, origin=Origin(source_ip=ALICE_IP, user_agent=BROWSER)
     )
 
     assert reported == delivery
@@ -323,7 +324,7 @@ def test_the_owner_reports_a_download_they_did_not_make(alice, waiting):
 def test_reporting_twice_records_it_once(alice, waiting):
     delivery, token = waiting
     _claim(delivery, alice, token)
-    report = {"delivery_public_id": delivery.request.public_id, "user": alice, "source_ip": ALICE_IP, "user_agent": ""}
+    report = {"delivery_public_id": delivery.request.public_id, "user": alice, "origin": Origin(source_ip=ALICE_IP)}
     delivery_report(**report)
     first_reported_at = Delivery.objects.get(pk=delivery.pk).reported_at
 
@@ -336,7 +337,7 @@ def test_reporting_twice_records_it_once(alice, waiting):
 def test_reporting_a_waiting_key_erases_it(alice, waiting):
     delivery, token = waiting
 
-    delivery_report(delivery_public_id=delivery.request.public_id, user=alice, source_ip=ALICE_IP, user_agent="")
+    delivery_report(delivery_public_id=delivery.request.public_id, user=alice, origin=Origin(source_ip=ALICE_IP))
 
     assert Delivery.objects.get(pk=delivery.pk).ciphertext is None
     assert AuditEvent.objects.latest().detail == delivery_services.DETAIL_REPORTED_AND_ERASED
@@ -347,7 +348,7 @@ def test_another_user_cannot_report_alices_delivery(bob, waiting):
     delivery, _ = waiting
 
     reported = delivery_report(
-        delivery_public_id=delivery.request.public_id, user=bob, source_ip=BOB_IP, user_agent=BROWSER
+        delivery_public_id=delivery.request.public_id, user=bob, origin=Origin(source_ip=BOB_IP, user_agent=BROWSER)
     )
 
     assert reported is None

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
+from keypairs.audit import Origin
 from keypairs.delivery import ClaimOutcome, delivery_claim, delivery_create
 from keypairs.models import KeyPairRequest
 from tests.people import signed_in
@@ -50,7 +51,10 @@ def waiting(owner, name: str) -> tuple[KeyPairRequest, str]:
 def downloaded(owner, name: str) -> KeyPairRequest:
     created, token = waiting(owner, name)
     result = delivery_claim(
-        delivery_public_id=created.public_id, user=owner, token=token, source_ip="127.0.0.1", user_agent="test"
+        delivery_public_id=created.public_id,
+        user=owner,
+        token=token,
+        origin=Origin(source_ip="127.0.0.1", user_agent="test"),
     )
     assert result.outcome is ClaimOutcome.DOWNLOADED
     return created

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from keypairs import delivery as delivery_services
+from keypairs.audit import Origin
 from keypairs.delivery import delivery_claim, delivery_create, delivery_purge_expired
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 
@@ -49,8 +50,7 @@ def test_it_erases_only_expired_undownloaded_keys(alice, settings):
         delivery_public_id=downloaded.request.public_id,
         user=alice,
         token=token,
-        source_ip="198.51.100.10",
-        user_agent="",
+        origin=Origin(source_ip="198.51.100.10"),
         now=now - timedelta(minutes=19),
     )
 

@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from keypairs import messages, services
-from keypairs.audit import audit_verify
+from keypairs.audit import Origin, audit_verify
 from keypairs.bcc.client import BccClient
 from keypairs.bcc.factory import get_client
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
@@ -37,7 +37,7 @@ from keypairs.reconcile import (
 from tests.create_flow import closed_port, log_lines, sent_to_bcc
 
 Status = KeyPairRequest.Status
-ORIGIN = services.Origin(source_ip="192.0.2.7", user_agent="test", portal_request_id="req-123")
+ORIGIN = Origin(source_ip="192.0.2.7", user_agent="test", portal_request_id="req-123")
 
 
 def open_request(owner, *, name: str = "web", region: str = "bj", status=Status.UNKNOWN, age=timedelta(0)):
@@ -248,19 +248,20 @@ def test_a_late_answer_after_the_take_over_is_deleted_not_delivered(alice, porta
 
     monkeypatch.setattr(BccClient, "create_keypair", create_then_cron_runs)
 
-    result = services.keypair_create(
-        user=alice,
-        form_token="late-answer-form-token",
-        browser_session="alices-browser",
-        name="web",
-        description="",
-        region="bj",
-        origin=ORIGIN,
-    )
+    with pytest.raises(services.ServiceFailed) as failed:
+        services.keypair_create(
+            user=alice,
+            form_token="late-answer-form-token",
+            browser_session="alices-browser",
+            name="web",
+            description="",
+            region="bj",
+            origin=ORIGIN,
+        )
 
     keypair_request = KeyPairRequest.objects.get()
-    assert result.error.message == messages.ANSWER_TOO_LATE
-    assert result.download_token is None
+    assert failed.value.message == messages.ANSWER_TOO_LATE
+    assert failed.value.code == services.ANSWERED_TOO_LATE
     assert keypair_request.status == Status.RECONCILED
     assert not Delivery.objects.exists()
     assert portal_on_sandbox.keypairs() == []

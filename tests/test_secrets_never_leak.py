@@ -37,10 +37,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from keypairs import messages, services
+from keypairs import messages
 from keypairs.bcc.client import BccClient
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 from keypairs.reconcile import reconcile_open
+from keypairs.services import create as create_service
 from keypairs.views import DOWNLOAD_COOKIE
 
 User = get_user_model()
@@ -109,13 +110,13 @@ def every_log_record(caplog):
 def secrets(portal_on_sandbox, monkeypatch, every_log_record) -> Secrets:
     found = Secrets()
     found.texts["BCC secret access key"] = portal_on_sandbox.secret_access_key
-    real_delivery_create = services.delivery_create
+    real_delivery_create = create_service.delivery_create
 
     def delivery_create_spy(*, keypair_request, private_key_pem, **kwargs):
         found.add_private_key(private_key_pem)
         return real_delivery_create(keypair_request=keypair_request, private_key_pem=private_key_pem, **kwargs)
 
-    monkeypatch.setattr(services, "delivery_create", delivery_create_spy)
+    monkeypatch.setattr(create_service, "delivery_create", delivery_create_spy)
     real_create_keypair = BccClient.create_keypair
 
     def create_keypair_spy(self, **kwargs):
@@ -251,13 +252,13 @@ def test_a_key_that_expires_unread_leaks_nothing(alice_client, secrets, every_lo
 def test_a_private_key_the_database_cannot_store_leaks_nothing(
     alice_client, secrets, every_log_record, monkeypatch, portal_on_sandbox
 ):
-    spy = services.delivery_create
+    spy = create_service.delivery_create
 
     def store_fails(**kwargs):
         spy(**kwargs)  # records the private key the service was given
         raise DatabaseError("could not write the delivery")
 
-    monkeypatch.setattr(services, "delivery_create", store_fails)
+    monkeypatch.setattr(create_service, "delivery_create", store_fails)
 
     response = create(alice_client, secrets)
 

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from keypairs.audit import Origin
 from keypairs.delivery import ClaimOutcome, delivery_claim, delivery_create
 from keypairs.models import Delivery, KeyPairRequest
 from keypairs.views import DOWNLOAD_COOKIE
@@ -230,7 +231,7 @@ _INLINE = [
 def test_no_page_needs_what_the_policy_forbids(pages, alice, alice_client):
     downloaded, token = created_with_waiting_key(alice)
     outcome = delivery_claim(
-        delivery_public_id=downloaded.public_id, user=alice, token=token, source_ip="127.0.0.1", user_agent=""
+        delivery_public_id=downloaded.public_id, user=alice, token=token, origin=Origin(source_ip="127.0.0.1")
     ).outcome
     assert outcome is ClaimOutcome.DOWNLOADED
     alice_client.cookies[DOWNLOAD_COOKIE] = "any value: the page then renders the download form"

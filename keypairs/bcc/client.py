@@ -3,7 +3,10 @@
 One client per region (the factory caches them per process). Every call either returns a
 typed result or raises a ``BccError`` (see ``errors``). ``client.last_call`` is the
 ``CallRecord`` (request id, status, attempts, latency) of the last call made by the current
-thread, success or failure, so the service layer can audit calls that return nothing.
+thread, success or failure. The portal's services do not read it (results and errors carry
+the request id and latency they audit); it is there for what measures the client from outside:
+the tests that count attempts and retries, and ``bench/growth.py``, which separates BCC's share
+of a create's time from the portal's.
 
 Create and import are never repeated once the request may have reached BCC: a failure then
 raises ``BccOutcomeUnknown`` (the key pair may exist, its private key lost). They are retried

@@ -58,7 +58,7 @@ class Keypair:
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One finished client call, for the service layer's audit trail and metrics.
+    """One finished client call, as ``BccClient.last_call`` reports it (for tests and benchmarks).
 
     ``outcome`` is ``"ok"``, a BCC error code, or a transport error kind. ``status`` is the
     HTTP status of the last answer (``None`` if none came). ``latency_ms`` covers the whole

@@ -3,12 +3,18 @@
 Typical use::
 
     with SandboxServer() as sandbox:  # loopback, a free port, random throwaway keys
-        client = BccClient(endpoint=sandbox.endpoint_template,
-                           access_key_id=sandbox.access_key_id,
-                           secret_access_key=sandbox.secret_access_key)
-        ...
+        client = BccClient(
+            credentials=Credentials(sandbox.access_key_id, sandbox.secret_access_key),
+            endpoint=sandbox.endpoint_template.replace("{region}", "bj"),
+            region="bj",
+        )
         sandbox.inject("commit_then_drop", operation="create")
-        assert sandbox.keypairs(region="bj")
+        with pytest.raises(BccOutcomeUnknown):  # the answer is lost...
+            client.create_keypair(name="web")
+        assert sandbox.keypairs(region="bj")  # ...but the key pair was made
+
+(``BccClient`` from ``keypairs.bcc.client``, ``Credentials`` from ``keypairs.bcc.signer``,
+``BccOutcomeUnknown`` from ``keypairs.bcc.errors``.)
 
 Each connection gets its own daemon thread, so a hung or slow request (an injected
 fault, a slow key generation) never holds up the others, and a test run never waits for

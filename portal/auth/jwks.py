@@ -6,8 +6,7 @@ the process keeps the set for ``lifespan`` seconds.
 Threat: a token's ``kid`` is chosen by whoever sends it, before anything is verified. If an
 unknown ``kid`` made the portal refetch the set, anonymous requests with made-up ids would
 hammer the key server, and a slow key server would then hold every request in line behind
-those fetches (measured in issue 9: 50 forged requests, 50 fetches; 12 of them delayed a real
-user's page from 0.4 s to 12 s). So:
+those fetches (as measured in issue 9: docs/benchmarks.md, section 7). So:
 
 - **At most one refetch per cooldown** (``JWKS_REFETCH_COOLDOWN_SECONDS``) per process and
   URL, for an unknown ``kid``. Rotation still works: a provider's new key is fetched by the

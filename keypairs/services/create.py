@@ -1,4 +1,4 @@
-"""Writes of the create flow: record the intent, call BCC, record the outcome, deliver the key.
+"""Creating a key pair: record the intent, call BCC, record the outcome, deliver the key.
 
 Order matters here, because BCC returns a private key once, ever:
 
@@ -19,6 +19,8 @@ Order matters here, because BCC returns a private key once, ever:
    is stored only while the request is still ``pending``: once reconciliation has taken a
    request over, a late answer's key pair is deleted instead of delivered.
 
+Failures are reported the way every write service reports them (``keypairs.services.errors``):
+``ServiceRefused`` when nothing was done, ``ServiceFailed`` when the attempt is recorded.
 Delivery claims, reports and purges live in ``keypairs.delivery``.
 """
 
@@ -28,6 +30,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -35,7 +38,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from keypairs import limits, messages
-from keypairs.audit import audit_record, ensure_outside_transaction
+from keypairs.audit import Origin, audit_record, ensure_outside_transaction
+from keypairs.bcc import errors
 from keypairs.bcc.errors import KEYPAIR_NOT_EXIST, BccApiError, BccError, BccOutcomeUnknown
 from keypairs.bcc.factory import get_client
 from keypairs.bcc.fingerprints import sha256_fingerprint
@@ -43,6 +47,7 @@ from keypairs.delivery import delivery_create
 from keypairs.delivery_crypto import download_token_for, form_token_hash
 from keypairs.models import AuditEvent, KeyPairRequest
 from keypairs.reconcile import keypair_reconcile
+from keypairs.services.errors import ServiceFailed, ServiceRefused
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,8 @@ Outcome = AuditEvent.Outcome
 Status = KeyPairRequest.Status
 
 FORM_ALREADY_USED = "This form was already used. Reload the page to create another key pair."
+# The code of the refusal of someone else's form: never reveal what it created.
+FORM_NOT_YOURS = "form_already_used"
 # The error code recorded when the portal has no usable BCC settings (no client could be made).
 SETTINGS_INCOMPLETE = "portal_settings_incomplete"
 # The codes recorded when BCC created a key pair whose private key the portal could not store:
@@ -61,47 +68,25 @@ ORPHANED = "delivery_not_stored_keypair_orphaned"
 ANSWERED_TOO_LATE = "answered_after_reconciliation"
 
 
-class FormAlreadyUsed(Exception):
-    """A form token that belongs to someone else's request: never reveal what it created."""
-
-
-class LimitReached(Exception):
-    """The portal refused a create before calling BCC (``keypairs.limits``): nothing was recorded but the audit row."""
-
-    def __init__(self, refusal: limits.LimitRefusal) -> None:
-        super().__init__(refusal.message)
-        self.refusal = refusal
-
-
 class _NoLongerPending(Exception):
     """The request was taken over (reconciled) while BCC was answering it."""
 
 
 @dataclass(frozen=True)
-class Origin:
-    """Where a request came from, for audit rows: source address, user agent, portal request id."""
-
-    source_ip: str | None = None
-    user_agent: str = ""
-    portal_request_id: str = ""
-
-
-@dataclass(frozen=True)
 class CreateResult:
-    """What ``keypair_create`` did.
+    """What ``keypair_create`` did, when it did not raise.
 
     ``download_token`` is set when a private key is (or may soon be) waiting for this form's
     download: the caller hands it to the owner's browser and forgets it. A resubmitted form
     gets it again (it derives from the form token, the browser's session and the server's
     ``DOWNLOAD_TOKEN_KEY``), so a browser that kept only the second response can still
-    download. ``replayed`` means the form had been submitted before, and
-    this is the earlier attempt. ``error`` is set when nothing can be downloaded.
+    download. ``replayed`` means the form had been submitted before, and this is the earlier
+    attempt, however it ended (its page says how: a replay is never raised as a failure).
     """
 
     keypair_request: KeyPairRequest
     download_token: str | None = field(default=None, repr=False)
     replayed: bool = False
-    error: messages.UserFacingError | None = None
 
 
 def keypair_create(
@@ -118,8 +103,9 @@ def keypair_create(
 
     ``browser_session`` names the submitting browser (its session key): the download token
     is bound to it, so only that browser, resubmitting the form, gets a working one again.
-    Raises ``LimitReached`` when the portal's limits refuse the create, ``FormAlreadyUsed``
-    for someone else's form.
+    Raises ``ServiceRefused`` when the portal's limits refuse the create (``code`` is the
+    ``keypairs.limits`` kind) or the form is someone else's (``FORM_NOT_YOURS``), and
+    ``ServiceFailed`` when the create was tried and nothing can be downloaded.
     """
     ensure_outside_transaction()
     # Derived before anything is written or BCC is called: a missing key must stop here.
@@ -131,7 +117,9 @@ def keypair_create(
     refusal = limits.limit_check(user=user, region=region, claim=token_hash)
     if refusal is not None:
         _refused(refusal, user=user, name=name, region=region, origin=origin)
-        raise LimitReached(refusal)
+        raise ServiceRefused(
+            refusal.message, http_status=refusal.http_status, code=refusal.kind, retry_after=refusal.retry_after
+        )
     try:
         with transaction.atomic():
             intent = KeyPairRequest.objects.create(
@@ -158,11 +146,11 @@ def keypair_create(
             name=name, description=description, client_token=intent.client_token
         )
     except BccError as error:
-        return _failed(intent, error, audit=audit, origin=origin)
+        _failed(intent, error, audit=audit, origin=origin)
     except ImproperlyConfigured as error:
         # get_client refuses incomplete BCC settings. Production does not start without them,
         # but a development portal can get here; the intent must not stay "pending" forever.
-        return _misconfigured(intent, error, audit=audit, origin=origin)
+        _misconfigured(intent, error, audit=audit, origin=origin)
     latency_ms = _ms_since(started)
 
     try:
@@ -185,10 +173,10 @@ def keypair_create(
                 token=download_token,
             )
     except _NoLongerPending:
-        return _answered_too_late(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
+        _answered_too_late(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
     except (DatabaseError, ValueError):
         logger.exception("Could not store the delivery of key pair %s; deleting it in BCC", keypair.keypair_id)
-        return _undo_unstored(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
+        _undo_unstored(intent, keypair_id=keypair.keypair_id, audit=audit, origin=origin)
 
     audit(
         action=Action.CREATED,
@@ -208,22 +196,19 @@ def _download_token(*, form_token: str, browser_session: str) -> str:
 
 def _replayed(earlier: KeyPairRequest | None, *, user, download_token: str) -> CreateResult:
     if earlier is None or earlier.owner_id != user.pk:
-        raise FormAlreadyUsed(FORM_ALREADY_USED)
-    error = None
-    if earlier.error_message:
-        error = messages.UserFacingError(earlier.error_message, 200)
+        raise ServiceRefused(FORM_ALREADY_USED, http_status=409, code=FORM_NOT_YOURS)
     # Still being created, or created: the first response's cookie may never have reached the
     # browser, so this response carries the same one. Another session resubmitting the form
     # gets a token derived from its own session, which opens nothing.
     waiting = earlier.status in (Status.PENDING, Status.CREATED)
     token = download_token if waiting else None
-    return CreateResult(earlier, download_token=token, replayed=True, error=error)
+    return CreateResult(earlier, download_token=token, replayed=True)
 
 
-def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -> CreateResult:
+def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -> NoReturn:
     unknown = isinstance(error, BccOutcomeUnknown)
-    facing = messages.for_create_error(error, region=intent.region, reference=origin.portal_request_id)
     code = getattr(error, "code", "") or getattr(error, "kind", "")
+    facing = _failure_for(error, region=intent.region, reference=origin.portal_request_id, code=code)
     # An unknown outcome is reconciled below, which tells the operators itself if it cannot be.
     if facing.operators_must_act and not unknown:
         # The operators' copy: the code and BCC's request id, never a key, token or body.
@@ -254,11 +239,41 @@ def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -
         detail=f"{error} ({error.reason})" if unknown else str(error),
     )
     if unknown:
-        return _reconciled(intent, error, origin=origin)
-    return CreateResult(intent, error=facing)
+        _reconciled(intent, error, code=code, origin=origin)
+    facing.keypair_request = intent
+    raise facing
 
 
-def _reconciled(intent: KeyPairRequest, error: BccOutcomeUnknown, *, origin: Origin) -> CreateResult:
+def _failure_for(error: BccError, *, region: str, reference: str, code: str) -> ServiceFailed:
+    """The sentence for a create that BCC refused or that never got an answer."""
+    if isinstance(error, BccApiError):
+        if error.code == errors.KEYPAIR_NAME_INVALID:
+            return ServiceFailed(messages.NAME_REJECTED.format(reason=_reason(error)), http_status=400, code=code)
+        if error.code == errors.KEYPAIR_DESCRIPTION_INVALID:
+            message = messages.DESCRIPTION_REJECTED.format(reason=_reason(error))
+            return ServiceFailed(message, http_status=400, code=code)
+        if error.code == errors.KEYPAIR_QUOTA_EXCEEDED:
+            return ServiceFailed(messages.QUOTA_EXCEEDED.format(region=region), http_status=409, code=code)
+        if error.code in messages.MISCONFIGURATION_CODES:
+            message = messages.PORTAL_MISCONFIGURED.format(reference=reference)
+            return ServiceFailed(message, http_status=502, code=code, operators_must_act=True)
+        return ServiceFailed(messages.BCC_FAILED.format(code=error.code), http_status=502, code=code)
+    if isinstance(error, BccOutcomeUnknown):
+        message = messages.OUTCOME_UNKNOWN.format(reference=reference)
+        return ServiceFailed(message, http_status=504, code=code, operators_must_act=True)
+    # Every other transport error is certain: the request never reached BCC.
+    reason = str(error).split(";")[0].rstrip(".")
+    message = messages.BCC_UNAVAILABLE.format(reason=reason[:1].lower() + reason[1:])
+    return ServiceFailed(message, http_status=503, code=code)
+
+
+def _reason(error: BccApiError) -> str:
+    # BCC's message explains the user's own input; it is rendered escaped, and cut short.
+    text = (error.message or "it does not follow BCC's rules").strip().rstrip(".")
+    return text[:200]
+
+
+def _reconciled(intent: KeyPairRequest, error: BccOutcomeUnknown, *, code: str, origin: Origin) -> NoReturn:
     """No answer came: look the key pair up in BCC now, delete it if it exists, and say what was found."""
     logger.warning(
         "BCC create outcome unknown (%s): region=%s bcc_request_id=%s portal_request_id=%s; reconciling",
@@ -270,8 +285,13 @@ def _reconciled(intent: KeyPairRequest, error: BccOutcomeUnknown, *, origin: Ori
     reconciliation = keypair_reconcile(keypair_request=intent, origin=origin)
     settled = reconciliation.keypair_request
     # The sentence was written on the request by the reconciliation, whatever it found.
-    facing = messages.UserFacingError(settled.error_message, 504, operators_must_act=not reconciliation.settled)
-    return CreateResult(settled, error=facing)
+    raise ServiceFailed(
+        settled.error_message,
+        http_status=504,
+        code=code,
+        operators_must_act=not reconciliation.settled,
+        keypair_request=settled,
+    )
 
 
 def _refused(refusal: limits.LimitRefusal, *, user, name: str, region: str, origin: Origin) -> None:
@@ -280,9 +300,7 @@ def _refused(refusal: limits.LimitRefusal, *, user, name: str, region: str, orig
         action=Action.FAILED,
         outcome=Outcome.DENIED,
         actor=user,
-        source_ip=origin.source_ip,
-        user_agent=origin.user_agent,
-        portal_request_id=origin.portal_request_id,
+        origin=origin,
         region=region,
         keypair_name=name,
         bcc_error_code=limits.PORTAL_LIMIT,
@@ -290,10 +308,12 @@ def _refused(refusal: limits.LimitRefusal, *, user, name: str, region: str, orig
     )
 
 
-def _misconfigured(intent: KeyPairRequest, error: ImproperlyConfigured, *, audit, origin: Origin) -> CreateResult:
+def _misconfigured(intent: KeyPairRequest, error: ImproperlyConfigured, *, audit, origin: Origin) -> NoReturn:
     """No BCC client could be made: nothing was sent, and only an operator can fix it."""
     message = messages.PORTAL_MISCONFIGURED.format(reference=origin.portal_request_id)
-    facing = messages.UserFacingError(message, 502, operators_must_act=True)
+    facing = ServiceFailed(
+        message, http_status=502, code=SETTINGS_INCOMPLETE, operators_must_act=True, keypair_request=intent
+    )
     # ImproperlyConfigured from the factory names settings, never their values.
     logger.error(
         "BCC create failed and needs an operator: code=%s region=%s portal_request_id=%s: %s",
@@ -305,30 +325,30 @@ def _misconfigured(intent: KeyPairRequest, error: ImproperlyConfigured, *, audit
     with transaction.atomic():
         _finish(intent, status=Status.FAILED, error_code=SETTINGS_INCOMPLETE, error_message=facing.message)
     audit(action=Action.FAILED, outcome=Outcome.FAILURE, bcc_error_code=SETTINGS_INCOMPLETE, detail=str(error))
-    return CreateResult(intent, error=facing)
+    raise facing
 
 
-def _undo_unstored(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Origin) -> CreateResult:
+def _undo_unstored(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Origin) -> NoReturn:
     """The key pair exists in BCC but its private key could not be stored: delete it there."""
     if _delete_in_bcc(intent, keypair_id=keypair_id, origin=origin, why="its private key could not be stored"):
         detail = "private key could not be stored; key pair deleted in BCC"
-        facing = messages.UserFacingError(messages.NOT_STORED, 500)
         code = NOT_STORED
+        facing = ServiceFailed(messages.NOT_STORED, http_status=500, code=code, keypair_request=intent)
     else:
         message = messages.NOT_STORED_NOT_DELETED.format(keypair_id=keypair_id, reference=origin.portal_request_id)
         detail = "private key could not be stored; deleting the key pair in BCC failed"
-        facing = messages.UserFacingError(message, 500, operators_must_act=True)
         code = ORPHANED
+        facing = ServiceFailed(message, http_status=500, code=code, operators_must_act=True, keypair_request=intent)
     try:
         with transaction.atomic():
             _finish(intent, status=Status.FAILED, keypair_id=keypair_id, error_code=code, error_message=facing.message)
     except DatabaseError:
         logger.exception("Could not record the failure of key pair request %s", intent.public_id)
     audit(action=Action.FAILED, outcome=Outcome.FAILURE, keypair_id=keypair_id, bcc_error_code=code, detail=detail)
-    return CreateResult(intent, error=facing)
+    raise facing
 
 
-def _answered_too_late(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Origin) -> CreateResult:
+def _answered_too_late(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Origin) -> NoReturn:
     """BCC answered after reconciliation took the request over (its worker looked lost).
 
     The reconciliation owns the request now and may already have told the user it failed, so
@@ -344,7 +364,9 @@ def _answered_too_late(intent: KeyPairRequest, *, keypair_id: str, audit, origin
             bcc_error_code=ANSWERED_TOO_LATE,
             detail="BCC answered after reconciliation; deleting the key pair failed",
         )
-        return CreateResult(intent, error=messages.UserFacingError(message, 504, operators_must_act=True))
+        raise ServiceFailed(
+            message, http_status=504, code=ANSWERED_TOO_LATE, operators_must_act=True, keypair_request=intent
+        )
     audit(
         action=Action.FAILED,
         outcome=Outcome.FAILURE,
@@ -352,7 +374,7 @@ def _answered_too_late(intent: KeyPairRequest, *, keypair_id: str, audit, origin
         bcc_error_code=ANSWERED_TOO_LATE,
         detail="BCC answered after reconciliation; key pair deleted in BCC",
     )
-    return CreateResult(intent, error=messages.UserFacingError(messages.ANSWER_TOO_LATE, 504))
+    raise ServiceFailed(messages.ANSWER_TOO_LATE, http_status=504, code=ANSWERED_TOO_LATE, keypair_request=intent)
 
 
 def _delete_in_bcc(intent: KeyPairRequest, *, keypair_id: str, origin: Origin, why: str) -> bool:
@@ -391,9 +413,7 @@ def _auditor(*, user, origin: Origin, intent: KeyPairRequest):
         fields.setdefault("keypair_id", intent.keypair_id)
         audit_record(
             actor=user,
-            source_ip=origin.source_ip,
-            user_agent=origin.user_agent,
-            portal_request_id=origin.portal_request_id,
+            origin=origin,
             region=intent.region,
             keypair_name=intent.name,
             **fields,

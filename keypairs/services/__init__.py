@@ -1,0 +1,38 @@
+"""The write side of key pairs: one module per thing a service does, one way to fail.
+
+- ``create``: ``keypair_create``, BCC's create with the one-time form, limits, delivery and
+  reconciliation of a lost answer.
+- ``errors``: ``ServiceError`` and its two kinds, ``ServiceRefused`` (nothing was done) and
+  ``ServiceFailed`` (the attempt is recorded), raised by every service here.
+
+Services take keyword-only, typed arguments, are named ``<entity>_<action>``, take the
+request's ``keypairs.audit.Origin`` as ``origin=``, and return their result or raise a
+``ServiceError``. Views import them from here. Delivery claims and reports live in
+``keypairs.delivery``, reconciliation in ``keypairs.reconcile``.
+"""
+
+from keypairs.services.create import (
+    ANSWERED_TOO_LATE,
+    FORM_ALREADY_USED,
+    FORM_NOT_YOURS,
+    NOT_STORED,
+    ORPHANED,
+    SETTINGS_INCOMPLETE,
+    CreateResult,
+    keypair_create,
+)
+from keypairs.services.errors import ServiceError, ServiceFailed, ServiceRefused
+
+__all__ = [
+    "ANSWERED_TOO_LATE",
+    "FORM_ALREADY_USED",
+    "FORM_NOT_YOURS",
+    "NOT_STORED",
+    "ORPHANED",
+    "SETTINGS_INCOMPLETE",
+    "CreateResult",
+    "ServiceError",
+    "ServiceFailed",
+    "ServiceRefused",
+    "keypair_create",
+]
