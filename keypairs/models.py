@@ -19,7 +19,17 @@ from django.utils import timezone
 
 
 class KeyPairRequest(models.Model):
-    """One create attempt: the intent recorded before BCC is called, then its outcome."""
+    """One key pair the portal made or imported: the intent recorded before BCC is called, its outcome, its end.
+
+    ``kind`` says how it came to be: created in BCC (BCC made the private key; the portal hands
+    it out once) or imported (the developer's own public key; no private key ever passed through
+    the portal). ``status`` follows it through its life: ``created`` covers both once BCC holds
+    the key pair, and ``deleted`` is its end (through the portal, or found gone from BCC).
+    """
+
+    class Kind(models.TextChoices):
+        CREATE = "create", "Created in BCC"
+        IMPORT = "import", "Imported public key"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -27,6 +37,7 @@ class KeyPairRequest(models.Model):
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Outcome unknown"
         RECONCILED = "reconciled", "Reconciled"
+        DELETED = "deleted", "Deleted"
 
     public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="keypair_requests")
@@ -34,6 +45,7 @@ class KeyPairRequest(models.Model):
     # creating another. The token itself is never stored (the download token derives from it).
     form_token_hash = models.CharField(max_length=64, unique=True)
     client_token = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CREATE)
     region = models.CharField(max_length=16)
     name = models.CharField(max_length=65)
     description = models.CharField(max_length=140, blank=True)
@@ -48,6 +60,8 @@ class KeyPairRequest(models.Model):
     error_message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the key pair ended: deleted through the portal, or found deleted outside it.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)
@@ -170,6 +184,17 @@ class AuditEvent(models.Model):
         ROLES_CHANGED = "roles_changed", "Roles changed"
         CHAIN_HEAD_REBUILT = "chain_head_rebuilt", "Audit chain head rebuilt"
         CHAIN_PROBLEM_ACKNOWLEDGED = "chain_problem_acknowledged", "Audit chain problem acknowledged"
+        IMPORT_REQUESTED = "import_requested", "Import requested"
+        IMPORTED = "imported", "Imported"
+        IMPORT_FAILED = "import_failed", "Import failed"
+        DELETE_REQUESTED = "delete_requested", "Delete requested"
+        DELETED = "deleted", "Deleted"
+        DELETE_FAILED = "delete_failed", "Delete failed"
+        RENAMED = "renamed", "Renamed"
+        DESCRIPTION_CHANGED = "description_changed", "Description changed"
+        CHANGE_FAILED = "change_failed", "Change failed"
+        CHANGED_OUTSIDE = "changed_outside", "Changed outside the portal"
+        DELETED_OUTSIDE = "deleted_outside", "Deleted outside the portal"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
