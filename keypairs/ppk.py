@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
+from keypairs.key_material_errors import KeyMaterialError
+
 FORMAT_VERSION = 3
 ENCRYPTION = "none"
 LINE_LENGTH = 64
@@ -52,19 +54,8 @@ UNSUPPORTED_KEY = _("Only RSA and ECDSA (P-256, P-384, P-521) private keys can b
 COMMENT_INVALID = _("The comment of a PuTTY key file cannot hold a line break.")
 
 
-class PpkConversionFailed(ValueError):
+class PpkConversionFailed(KeyMaterialError):
     """Why no PPK was made: ``code`` for programs, ``message`` for people; never key material."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return str(self.message)
-
-    def __repr__(self) -> str:
-        return f"PpkConversionFailed(code={self.code!r})"
 
 
 @sensitive_variables()

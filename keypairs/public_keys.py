@@ -39,6 +39,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from keypairs.bcc.fingerprints import blob_md5_fingerprint, blob_sha256_fingerprint
+from keypairs.key_material_errors import KeyMaterialError
 
 MAX_INPUT_BYTES = 16 * 1024
 MIN_RSA_BITS = 2048
@@ -111,22 +112,11 @@ RSA_TOO_SMALL = _(
 COMMENT_INVALID = _("The comment after the key holds invisible or control characters. Remove them, or the comment.")
 
 
-class PublicKeyRefused(ValueError):
+class PublicKeyRefused(KeyMaterialError):
     """One refusal: ``code`` for programs (stable), ``message`` for people (translated).
 
     Neither, nor ``args`` or ``repr``, ever holds a byte of what was pasted.
     """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return str(self.message)
-
-    def __repr__(self) -> str:
-        return f"PublicKeyRefused(code={self.code!r})"
 
 
 @dataclass(frozen=True)
