@@ -117,6 +117,8 @@ def test_puttygen_reads_the_ppk_and_prints_the_key_pairs_fingerprint(alice_clien
     listed = subprocess.run([PUTTYGEN, str(saved), "-l"], check=True, capture_output=True, text=True).stdout.split()
 
     assert response.status_code == 200
+    # puttygen reads some PEM files too: make sure it read PuTTY's own format.
+    assert response.content.startswith(b"PuTTY-User-Key-File-3: ")
     assert alices.fingerprint_sha256.startswith("SHA256:")
     # "<type> <bits> <fingerprint>", then the comment in versions that print it.
     assert (listed[0], listed[2]) == (alices.public_key.split()[0], alices.fingerprint_sha256)
