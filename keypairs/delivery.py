@@ -14,6 +14,14 @@ must be called outside ``transaction.atomic`` and raise AuditInsideTransactionEr
 one, before changing anything. The exception is a successful claim: its "downloaded" row is
 appended inside the claim's transaction, so that the key is wiped if and only if its
 download is recorded (a failed append raises ``DownloadNotHandedOut``, and the key is still there).
+
+Formats: the owner chooses the file (``KeyFormat``: the PEM as stored, or PuTTY's ``.ppk``)
+before the claim, and the claim makes it. The conversion runs inside the claim's transaction,
+after every check and the decryption but before the ciphertext is wiped or the "downloaded"
+row appended: a conversion that fails (``ClaimOutcome.NOT_CONVERTED``) leaves the
+transaction with nothing written, so the key still waits and the owner can take the ``.pem``.
+Converting before the claim instead would need the key decrypted outside the locked row, or
+twice; converting after it could lose a key already wiped. The "downloaded" row names the format.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_lazy as _
 
 from keypairs.audit import Origin, audit_record, audit_record_with_the_work, ensure_outside_transaction, normalize_ip
 from keypairs.delivery_crypto import (
@@ -37,7 +46,9 @@ from keypairs.delivery_crypto import (
     new_download_token,
     token_hash,
 )
+from keypairs.key_formats import KeyFormat, key_file_content
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
+from keypairs.ppk import PpkConversionFailed
 
 Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
@@ -56,6 +67,10 @@ MESSAGE_NOT_HANDED_OUT = (
     "The portal could not complete this download in its database, so it handed nothing out and changed "
     "nothing. If your private key was waiting, it still is: try again in a moment."
 )
+MESSAGE_NOT_CONVERTED = _(
+    "The portal could not convert this private key to PuTTY's .ppk format, so it handed nothing out and "
+    "changed nothing: your private key still waits. Download it as .pem instead."
+)
 
 # Audit details: short text for reviewers, never a token or key.
 DETAIL_NOT_THE_OWNER = "not the owner"
@@ -65,7 +80,8 @@ DETAIL_EXPIRED_ERASED = "not downloaded in time; private key erased"
 DETAIL_EXPIRED_ATTEMPT = "download attempt after the private key was erased"
 DETAIL_BAD_TOKEN = "wrong or missing download token"  # noqa: S105 - text, not a secret
 DETAIL_UNDECRYPTABLE = "ciphertext failed authentication"
-DETAIL_DOWNLOADED = "private key downloaded; ciphertext erased"
+DETAIL_DOWNLOADED = "private key downloaded as {extension}; ciphertext erased"
+DETAIL_NOT_CONVERTED = "could not convert the private key to {extension} ({code}); nothing handed out, key kept"
 DETAIL_PURGED = "not downloaded in time; private key erased by purge"
 DETAIL_REPORTED_UNDOWNLOADED = "owner reported a download that did not happen"
 DETAIL_REPORTED_AND_ERASED = "owner reported it before any download; private key erased"
@@ -77,6 +93,7 @@ class ClaimOutcome(StrEnum):
     ALREADY_DOWNLOADED = "already_downloaded"
     EXPIRED = "expired"
     BAD_TOKEN = "bad_token"  # noqa: S105 - an outcome name, not a secret
+    NOT_CONVERTED = "not_converted"
 
 
 _CLAIM_ANSWERS = {
@@ -86,12 +103,15 @@ _CLAIM_ANSWERS = {
     ClaimOutcome.EXPIRED: (410, MESSAGE_EXPIRED),
     # 403, not 410: the key is still there for the browser that holds the token.
     ClaimOutcome.BAD_TOKEN: (403, MESSAGE_BAD_TOKEN),
+    # The portal's own failure, not the request's; the key still waits.
+    ClaimOutcome.NOT_CONVERTED: (500, MESSAGE_NOT_CONVERTED),
 }
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """What ``delivery_claim`` decided. ``private_key_pem`` is set only when ``ok``.
+    """What ``delivery_claim`` decided. ``private_key_pem`` and ``key_file`` (its bytes in
+    ``key_format``) are set only when ``ok``.
 
     ``delivery`` is None for ``not_found``, so that nothing about another user's delivery
     can reach a page.
@@ -100,6 +120,8 @@ class ClaimResult:
     outcome: ClaimOutcome
     delivery: Delivery | None = None
     private_key_pem: str | None = field(default=None, repr=False)
+    key_file: bytes | None = field(default=None, repr=False)
+    key_format: KeyFormat = KeyFormat.PEM
 
     @property
     def ok(self) -> bool:
@@ -164,17 +186,20 @@ def delivery_claim(
     user,
     token: str | None,
     origin: Origin,
+    key_format: KeyFormat = KeyFormat.PEM,
     now: datetime | None = None,
 ) -> ClaimResult:
-    """Hand the private key to its owner, once. Of any number of concurrent claims exactly one
-    gets the PEM; the rest get ``already_downloaded``.
+    """Hand the private key to its owner, once, as a file in ``key_format``. Of any number of
+    concurrent claims exactly one gets the key; the rest get ``already_downloaded``.
 
     ``delivery_public_id`` is the KeyPairRequest's ``public_id``. Checks, in order:
     missing or someone else's -> ``not_found`` (404); already claimed -> ``already_downloaded``
     (410); past ``expires_at`` -> ``expired`` (410, ciphertext wiped now if it was not yet);
-    wrong or missing token -> ``bad_token`` (403); else ``downloaded`` with the PEM, and the
-    ciphertext is gone from the database by the time this returns. ``origin`` goes on the audit
-    row, and its address and user agent on the delivery as where the download went.
+    wrong or missing token -> ``bad_token`` (403); the conversion to ``key_format`` failed ->
+    ``not_converted`` (500, nothing changed, the key still waits); else ``downloaded`` with the
+    PEM and the key file, and the ciphertext is gone from the database by the time this
+    returns. ``origin`` goes on the audit row, and its address and user agent on the delivery
+    as where the download went.
     """
     ensure_outside_transaction()
     now = now or timezone.now()
@@ -185,7 +210,13 @@ def delivery_claim(
         with transaction.atomic():
             delivery = _locked_delivery(delivery_public_id)
             result, audit = _claim_locked(
-                delivery, user=user, token=token, source_ip=source_ip, user_agent=user_agent, now=now
+                delivery,
+                user=user,
+                token=token,
+                key_format=key_format,
+                source_ip=source_ip,
+                user_agent=user_agent,
+                now=now,
             )
             if result.ok:
                 # The key leaves only if its "downloaded" row commits with the claim: should the
@@ -204,7 +235,14 @@ class DownloadNotHandedOut(Exception):
 
 
 def _claim_locked(
-    delivery: Delivery | None, *, user, token: str | None, source_ip: str | None, user_agent: str, now: datetime
+    delivery: Delivery | None,
+    *,
+    user,
+    token: str | None,
+    key_format: KeyFormat,
+    source_ip: str | None,
+    user_agent: str,
+    now: datetime,
 ) -> tuple[ClaimResult, dict[str, Any]]:
     """Decide the claim on a row this transaction has locked; returns the result and its audit row."""
     refused = {"action": Action.DOWNLOAD_REFUSED, "outcome": Outcome.DENIED, "is_security_event": True}
@@ -239,6 +277,14 @@ def _claim_locked(
         # The token matched but the row did not: it was altered or moved. Keep it for review.
         return ClaimResult(ClaimOutcome.BAD_TOKEN, delivery), {**refused, "detail": DETAIL_UNDECRYPTABLE}
 
+    # Before anything is written: a failure here leaves the key waiting (see the module docstring).
+    try:
+        key_file = key_file_content(private_key_pem, key_format=key_format, comment=delivery.request.name)
+    except PpkConversionFailed as failure:
+        detail = DETAIL_NOT_CONVERTED.format(extension=key_format.extension, code=failure.code)
+        audit = {**refused, "outcome": Outcome.FAILURE, "is_security_event": False, "detail": detail}
+        return ClaimResult(ClaimOutcome.NOT_CONVERTED, delivery, key_format=key_format), audit
+
     claimed = {"claimed_at": now, "claimed_from": source_ip, "claimed_user_agent": user_agent}
     # The conditions make the claim safe even where the row lock is a no-op: only one UPDATE
     # can find the ciphertext still there.
@@ -252,8 +298,9 @@ def _claim_locked(
         delivery.refresh_from_db()
         return ClaimResult(ClaimOutcome.ALREADY_DOWNLOADED, delivery), {**refused, "detail": DETAIL_SECOND_ATTEMPT}
     _set(delivery, ciphertext=None, wiped_at=now, **claimed)
-    audit = {"action": Action.DOWNLOADED, "outcome": Outcome.SUCCESS, "detail": DETAIL_DOWNLOADED}
-    return ClaimResult(ClaimOutcome.DOWNLOADED, delivery, private_key_pem), audit
+    detail = DETAIL_DOWNLOADED.format(extension=key_format.extension)
+    audit = {"action": Action.DOWNLOADED, "outcome": Outcome.SUCCESS, "detail": detail}
+    return ClaimResult(ClaimOutcome.DOWNLOADED, delivery, private_key_pem, key_file, key_format), audit
 
 
 # --- Report -------------------------------------------------------------------------------

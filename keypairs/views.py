@@ -22,7 +22,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from keypairs import limits, selectors, services
 from keypairs.audit import origin_of
-from keypairs.delivery import MESSAGE_NOT_HANDED_OUT, DownloadNotHandedOut, delivery_claim, delivery_report
+from keypairs.delivery import (
+    MESSAGE_NOT_HANDED_OUT,
+    ClaimOutcome,
+    DownloadNotHandedOut,
+    delivery_claim,
+    delivery_report,
+)
+from keypairs.download_form import KeyPairDownloadForm
 from keypairs.forms import KeyPairCreateForm
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
@@ -129,12 +136,21 @@ def keypair_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @developer_required
 @require_POST
 def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The one download, as ``.pem`` or ``.ppk`` (the form's ``format``). The format is checked
+    before the claim, and the claim itself converts (``delivery_claim``), so neither a bad
+    format nor a failed conversion spends the download."""
+    form = KeyPairDownloadForm(request.POST)
+    if not form.is_valid():
+        context = {"message": form.errors["format"][0], "public_id": public_id}
+        return render(request, "keypairs/download_refused.html", context, status=400)
+    key_format = form.cleaned_data["format"]
     try:
         result = delivery_claim(
             delivery_public_id=public_id,
             user=request.user,
             token=request.COOKIES.get(DOWNLOAD_COOKIE),
             origin=origin_of(request),
+            key_format=key_format,
         )
     except DownloadNotHandedOut:
         # The claim and its "downloaded" row commit together, so their failure left the key
@@ -145,12 +161,14 @@ def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
         context = {"message": MESSAGE_NOT_HANDED_OUT, "public_id": public_id}
         return render(request, "keypairs/download_refused.html", context, status=503)
     if not result.ok:
+        if result.outcome is ClaimOutcome.NOT_CONVERTED:
+            logger.warning("Key pair request %s: the private key could not be converted to %s", public_id, key_format)
         context = {"message": result.message, "public_id": public_id if result.delivery else None}
         return render(request, "keypairs/download_refused.html", context, status=result.http_status)
 
-    response = HttpResponse(result.private_key_pem, content_type="application/x-pem-file")
+    response = HttpResponse(result.key_file, content_type=key_format.content_type)
     response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=_key_file_name(result.delivery.request.name)
+        as_attachment=True, filename=_key_file_name(result.delivery.request.name, extension=key_format.extension)
     )
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
@@ -192,6 +210,6 @@ def _download_cookie_path(public_id: uuid.UUID) -> str:
     return reverse("keypair_detail", kwargs={"public_id": public_id})
 
 
-def _key_file_name(name: str) -> str:
+def _key_file_name(name: str, *, extension: str = ".pem") -> str:
     # "/" is allowed in BCC names but not in file names.
-    return name.replace("/", "_") + ".pem"
+    return name.replace("/", "_") + extension

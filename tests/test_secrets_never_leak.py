@@ -37,7 +37,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from keypairs import messages
+from keypairs import messages, ppk
 from keypairs.bcc.client import BccClient
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 from keypairs.reconcile import reconcile_open
@@ -325,4 +325,51 @@ def test_a_private_key_that_came_after_reconciliation_leaks_nothing(
     assert "private key 1" in secrets.texts, "the spy saw no private key: this test would prove nothing"
     assert not Delivery.objects.exists()
     assert portal_on_sandbox.keypairs() == []
+    assert_nothing_leaked(secrets, every_log_record)
+
+
+# --- The .ppk download ------------------------------------------------------------------------
+
+
+def add_ppk_private_lines(found: Secrets, body: bytes) -> None:
+    """The private half of a PPK file: its ``Private-Lines`` block, line by line and whole."""
+    after_header = body.decode("ascii").split("Private-Lines: ", 1)[1].splitlines()
+    lines = after_header[1 : 1 + int(after_header[0])]
+    for index, line in enumerate(lines):
+        if len(line) >= SHORTEST_DISTINCTIVE_LINE:
+            found.texts[f"ppk private line {index + 1}"] = line
+    found.texts["ppk private blob"] = "".join(lines)
+    found.binaries["ppk private blob, bytes"] = base64.b64decode("".join(lines))
+
+
+def test_a_ppk_download_leaks_nothing(alice_client, secrets, every_log_record):
+    detail = create(alice_client, secrets)["Location"]
+    visit(secrets, alice_client.get(detail))
+    secrets.download_response = visit(secrets, alice_client.post(f"{detail}download", {"format": "ppk"}))
+    add_ppk_private_lines(secrets, secrets.download_response.content)
+    visit(secrets, alice_client.post(f"{detail}download", {"format": "ppk"}))
+    visit(secrets, alice_client.post(f"{detail}download", {"format": "pem"}))
+    visit(secrets, alice_client.get(detail))
+
+    assert secrets.download_response.status_code == 200
+    assert "private key 1" in secrets.texts, "the spy saw no private key: this test would prove nothing"
+    assert "ppk private line 1" in secrets.texts
+    assert_nothing_leaked(secrets, every_log_record)
+
+
+def test_a_failed_ppk_conversion_and_an_unknown_format_leak_nothing(
+    alice_client, secrets, every_log_record, monkeypatch
+):
+    def conversion_fails(pem, *, comment):
+        raise ppk.PpkConversionFailed("not_a_private_key", ppk.NOT_A_PRIVATE_KEY)
+
+    monkeypatch.setattr(ppk, "ppk_from_pem", conversion_fails)
+    detail = create(alice_client, secrets)["Location"]
+
+    failed = visit(secrets, alice_client.post(f"{detail}download", {"format": "ppk"}))
+    unknown = visit(secrets, alice_client.post(f"{detail}download", {"format": "exe"}))
+    visit(secrets, alice_client.get(detail))
+
+    assert (failed.status_code, unknown.status_code) == (500, 400)
+    assert "private key 1" in secrets.texts, "the spy saw no private key: this test would prove nothing"
     assert_nothing_leaked(secrets, every_log_record)

@@ -156,7 +156,7 @@ def test_a_developer_creates_a_key_pair_and_downloads_the_private_key_that_match
     screenshot(page, "keypair-result.png")
 
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Download e2e-web_01.pem").click()
+        page.get_by_role("button", name="Download the private key").click()
     download = download_info.value
     assert download.suggested_filename == "e2e-web_01.pem"
     saved = tmp_path / download.suggested_filename
@@ -190,9 +190,9 @@ def test_a_second_download_from_a_tab_left_open_is_refused_as_gone(
     other_tab.on("download", lambda download: downloads_in_other_tab.append(download))
 
     with page.expect_download():
-        page.get_by_role("button", name="Download e2e-web_02.pem").click()
+        page.get_by_role("button", name="Download the private key").click()
     with other_tab.expect_response(re.compile(r"/download$")) as second_attempt:
-        other_tab.get_by_role("button", name="Download e2e-web_02.pem").click()
+        other_tab.get_by_role("button", name="Download the private key").click()
 
     assert second_attempt.value.status == 410
     expect(other_tab.get_by_role("heading", name="No download")).to_be_visible()
