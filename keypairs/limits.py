@@ -23,7 +23,7 @@ What counts toward the cap per user per region
   deleted record is not counted. The cap's refusal links to "My key pairs", where that is done.
 - ``pending`` requests (in flight) and ``unknown`` ones (may exist until reconciled).
 
-Not ``failed`` or ``reconciled`` ones: nothing of them is left in BCC. BCC is asked only when
+Not ``failed``, ``reconciled`` or ``deleted`` ones: nothing of them is left in BCC. BCC is asked only when
 the portal's own count (an upper bound) reaches the cap; when BCC cannot be asked, every
 ``created`` request counts, erring on the side of refusing. Concurrent creates of one user can
 pass the check together and overshoot the cap by a few; the rate limit bounds how many.
