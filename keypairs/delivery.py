@@ -54,12 +54,13 @@ Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
 
 MESSAGE_NOT_FOUND = "There is no private key to download here."
-MESSAGE_ALREADY_DOWNLOADED = (
+MESSAGE_ALREADY_DOWNLOADED = _(
     "This private key has already been downloaded, and it can be downloaded only once. "
-    "If you did not download it, report it, then delete the key pair in BCC."
+    "If you did not download it, report it on the key pair's page, then delete the key pair there."
 )
-MESSAGE_EXPIRED = (
-    "This private key was not downloaded in time and has been erased. Delete the key pair in BCC and create a new one."
+MESSAGE_EXPIRED = _(
+    "This private key was not downloaded in time and has been erased. "
+    "Delete the key pair on its page and create a new one."
 )
 MESSAGE_BAD_TOKEN = "This private key can be downloaded only in the browser that created the key pair."  # noqa: S105
 MESSAGE_DOWNLOADED = "Your private key is downloading. Keep it safe: it cannot be downloaded again."
@@ -357,6 +358,20 @@ def _report_detail(delivery: Delivery) -> str:
         return DETAIL_REPORTED_UNDOWNLOADED
     where = delivery.claimed_from or "an unknown address"
     return f"owner did not make the download at {delivery.claimed_at:%Y-%m-%d %H:%M:%S %Z} from {where}"
+
+
+# --- The key pair is deleted ----------------------------------------------------------------
+
+
+def delivery_wipe(*, keypair_request: KeyPairRequest, now: datetime | None = None) -> bool:
+    """Erase the private key still waiting for download, if any: its key pair is being deleted.
+
+    True if this call erased one. Runs in the caller's transaction (the delete records the key
+    pair deleted and the key erased together); the caller's audit row says so.
+    """
+    now = now or timezone.now()
+    delivery = Delivery.objects.select_for_update().filter(request=keypair_request).defer("ciphertext").first()
+    return delivery is not None and _wipe(delivery, now=now)
 
 
 # --- Purge --------------------------------------------------------------------------------

@@ -17,12 +17,13 @@ What counts toward the cap per user per region
 ----------------------------------------------
 ``KEYPAIR_MAX_PER_USER_PER_REGION`` counts the key pairs a user may hold in BCC in a region:
 
-- ``created`` requests whose key pair is still in BCC's list (or was created after the list
-  was fetched): the portal cannot delete key pairs, so a cap on every create ever made would
-  lock people out for good; deleting one in the console frees its place.
+- ``created`` requests (made or imported) whose key pair is still in BCC's list (or was created
+  after the list was fetched): a key pair deleted in the console frees its place once BCC's list
+  shows it gone, and one deleted through the portal (``deleted``) frees it at once, since a
+  deleted record is not counted. The cap's refusal links to "My key pairs", where that is done.
 - ``pending`` requests (in flight) and ``unknown`` ones (may exist until reconciled).
 
-Not ``failed`` or ``reconciled`` ones: nothing of them is left in BCC. BCC is asked only when
+Not ``failed``, ``reconciled`` or ``deleted`` ones: nothing of them is left in BCC. BCC is asked only when
 the portal's own count (an upper bound) reaches the cap; when BCC cannot be asked, every
 ``created`` request counts, erring on the side of refusing. Concurrent creates of one user can
 pass the check together and overshoot the cap by a few; the rate limit bounds how many.
@@ -60,6 +61,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.urls import reverse
+from django.utils.html import format_html
 
 from keypairs import messages
 from keypairs.bcc_state import keypairs_in_bcc
@@ -191,9 +194,20 @@ def _cap_refusal(*, user, region: str) -> LimitRefusal | None:
     held = held_in_region(user=user, region=region, at_least=cap)
     if held < cap:
         return None
-    message = messages.PER_USER_CAP_REACHED.format(count=held, limit=cap, region=region_label(region))
+    message = cap_sentence(count=held, limit=cap, region=region)
     detail = f"portal limit: {held} key pairs held in {region}, at most {cap} per user"
     return LimitRefusal(kind=CAP_REACHED, message=message, http_status=409, detail=detail)
+
+
+def cap_sentence(*, count: int, limit: int, region: str) -> str:
+    """The cap's refusal, as safe HTML: it links to "My key pairs", where a key pair is deleted."""
+    return format_html(
+        messages.PER_USER_CAP_REACHED,
+        count=count,
+        limit=limit,
+        region=region_label(region),
+        list_url=reverse("keypair_list"),
+    )
 
 
 def held_in_region(*, user, region: str, at_least: int | None = None) -> int:

@@ -7,6 +7,8 @@ message is for the operators' log, not for the page.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from keypairs.bcc import errors
 
 NAME_REJECTED = "BCC rejected the name: {reason}. Change the name and try again."
@@ -58,9 +60,10 @@ NOT_STORED_NOT_DELETED = (
 )
 
 # Limits checked before BCC is called (keypairs.limits), and the shared quota on the form.
-PER_USER_CAP_REACHED = (
+# HTML (format_html escapes the values): the sentence links to the list, where key pairs are deleted.
+PER_USER_CAP_REACHED = _(
     "You have {count} key pairs in {region}, and one person may have at most {limit} there. Nothing was "
-    "created. Ask the portal's operators to delete the ones you no longer need, or choose another region."
+    'created. Delete the ones you no longer need in <a href="{list_url}">My key pairs</a>, or choose another region.'
 )
 RATE_LIMITED = (
     "You can start at most {limit} key pair creates per {window}. Nothing was created; please wait {wait} "

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keypairs import views
+from keypairs import views, views_life
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +10,6 @@ urlpatterns = [
     path("keypairs/<uuid:public_id>/", views.keypair_detail, name="keypair_detail"),
     path("keypairs/<uuid:public_id>/download", views.keypair_download, name="keypair_download"),
     path("keypairs/<uuid:public_id>/report", views.keypair_report, name="keypair_report"),
+    path("keypairs/<uuid:public_id>/delete", views_life.keypair_delete, name="keypair_delete"),
+    path("keypairs/<uuid:public_id>/edit", views_life.keypair_change, name="keypair_change"),
 ]

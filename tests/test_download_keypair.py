@@ -56,7 +56,7 @@ def detail_url(keypair_request: KeyPairRequest) -> str:
 
 
 def page_says(response, sentence: str) -> bool:
-    return escape(sentence) in response.content.decode()
+    return escape(str(sentence)) in response.content.decode()
 
 
 def events(action: str) -> list[AuditEvent]:

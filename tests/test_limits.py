@@ -132,10 +132,11 @@ def test_the_cap_refuses_a_create_before_bcc_is_called(alice, alice_client, port
 
     response = create(alice_client, name="third")
 
-    sentence = messages.PER_USER_CAP_REACHED.format(count=2, limit=2, region="Beijing (bj)")
+    sentence = limits.cap_sentence(count=2, limit=2, region="bj")
     event = AuditEvent.objects.get()
     assert response.status_code == 409
-    assert page_says(response, sentence)
+    assert sentence in response.content.decode()
+    assert '<a href="/keypairs/">My key pairs</a>' in sentence
     assert not KeyPairRequest.objects.filter(name="third").exists()
     assert sent_to_bcc(portal_on_sandbox) == sent_before
     assert len(portal_on_sandbox.keypairs()) == 2
@@ -167,7 +168,7 @@ def test_open_creates_count_toward_the_cap_and_failed_or_reconciled_ones_do_not(
     response = create(alice_client)
 
     assert response.status_code == 409
-    assert page_says(response, messages.PER_USER_CAP_REACHED.format(count=2, limit=2, region="Beijing (bj)"))
+    assert limits.cap_sentence(count=2, limit=2, region="bj") in response.content.decode()
 
 
 def test_a_key_pair_deleted_in_bcc_frees_its_place(alice, alice_client, portal_on_sandbox, settings):

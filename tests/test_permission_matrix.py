@@ -60,6 +60,12 @@ ROWS = [
     ("keypair_detail", "get", "/keypairs/{keypair}/", (200, 404, 403, 403, 302, 403, 404)),
     ("keypair_download", "post", "/keypairs/{keypair}/download", (200, 404, 403, 403, 302, 403, 404)),
     ("keypair_report", "post", "/keypairs/{keypair}/report", (302, 404, 403, 403, 302, 403, 404)),
+    ("keypair_delete", "get", "/keypairs/{keypair}/delete", (200, 404, 403, 403, 302, 403, 404)),
+    # Alice's key pair is not in the sandbox: her delete records it gone (302 to its page).
+    ("keypair_delete", "post", "/keypairs/{keypair}/delete", (302, 404, 403, 403, 302, 403, 404)),
+    ("keypair_change", "get", "/keypairs/{keypair}/edit", (200, 404, 403, 403, 302, 403, 404)),
+    # An empty form: Alice is told the name is required (400); nobody else learns the key pair exists.
+    ("keypair_change", "post", "/keypairs/{keypair}/edit", (400, 404, 403, 403, 302, 403, 404)),
     ("login", "get", "/accounts/login/", (302, 302, 302, 302, 200, 302, 302)),
     ("logout", "post", "/accounts/logout/", (302, 302, 302, 302, 302, 302, 302)),
     ("no_access", "get", "/accounts/no-access/", (403, 403, 403, 403, 403, 403, 403)),

@@ -2,6 +2,9 @@
 
 - ``create``: ``keypair_create``, BCC's create with the one-time form, limits, delivery and
   reconciliation of a lost answer.
+- ``delete``: ``keypair_delete``, BCC's delete; the record's end and the waiting private key erased.
+- ``change``: ``keypair_change``, BCC's rename and description update, each audited with old and new.
+- ``bcc_failures``: what every service reads the same way in BCC's errors.
 - ``errors``: ``ServiceError`` and its two kinds, ``ServiceRefused`` (nothing was done) and
   ``ServiceFailed`` (the attempt is recorded), raised by every service here.
 
@@ -11,6 +14,7 @@ request's ``keypairs.audit.Origin`` as ``origin=``, and return their result or r
 ``keypairs.delivery``, reconciliation in ``keypairs.reconcile``.
 """
 
+from keypairs.services.change import ChangeResult, keypair_change
 from keypairs.services.create import (
     ANSWERED_TOO_LATE,
     FORM_ALREADY_USED,
@@ -21,6 +25,7 @@ from keypairs.services.create import (
     CreateResult,
     keypair_create,
 )
+from keypairs.services.delete import DeleteResult, keypair_delete
 from keypairs.services.errors import ServiceError, ServiceFailed, ServiceRefused
 
 __all__ = [
@@ -30,9 +35,13 @@ __all__ = [
     "NOT_STORED",
     "ORPHANED",
     "SETTINGS_INCOMPLETE",
+    "ChangeResult",
     "CreateResult",
+    "DeleteResult",
     "ServiceError",
     "ServiceFailed",
     "ServiceRefused",
+    "keypair_change",
     "keypair_create",
+    "keypair_delete",
 ]

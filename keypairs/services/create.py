@@ -47,6 +47,7 @@ from keypairs.delivery import delivery_create
 from keypairs.delivery_crypto import download_token_for, form_token_hash
 from keypairs.models import AuditEvent, KeyPairRequest
 from keypairs.reconcile import keypair_reconcile
+from keypairs.services.bcc_failures import bcc_reason, is_misconfiguration, transport_reason
 from keypairs.services.errors import ServiceFailed, ServiceRefused
 
 logger = logging.getLogger(__name__)
@@ -248,13 +249,13 @@ def _failure_for(error: BccError, *, region: str, reference: str, code: str) -> 
     """The sentence for a create that BCC refused or that never got an answer."""
     if isinstance(error, BccApiError):
         if error.code == errors.KEYPAIR_NAME_INVALID:
-            return ServiceFailed(messages.NAME_REJECTED.format(reason=_reason(error)), http_status=400, code=code)
+            return ServiceFailed(messages.NAME_REJECTED.format(reason=bcc_reason(error)), http_status=400, code=code)
         if error.code == errors.KEYPAIR_DESCRIPTION_INVALID:
-            message = messages.DESCRIPTION_REJECTED.format(reason=_reason(error))
+            message = messages.DESCRIPTION_REJECTED.format(reason=bcc_reason(error))
             return ServiceFailed(message, http_status=400, code=code)
         if error.code == errors.KEYPAIR_QUOTA_EXCEEDED:
             return ServiceFailed(messages.QUOTA_EXCEEDED.format(region=region), http_status=409, code=code)
-        if error.code in messages.MISCONFIGURATION_CODES:
+        if is_misconfiguration(error):
             message = messages.PORTAL_MISCONFIGURED.format(reference=reference)
             return ServiceFailed(message, http_status=502, code=code, operators_must_act=True)
         return ServiceFailed(messages.BCC_FAILED.format(code=error.code), http_status=502, code=code)
@@ -262,15 +263,8 @@ def _failure_for(error: BccError, *, region: str, reference: str, code: str) -> 
         message = messages.OUTCOME_UNKNOWN.format(reference=reference)
         return ServiceFailed(message, http_status=504, code=code, operators_must_act=True)
     # Every other transport error is certain: the request never reached BCC.
-    reason = str(error).split(";")[0].rstrip(".")
-    message = messages.BCC_UNAVAILABLE.format(reason=reason[:1].lower() + reason[1:])
+    message = messages.BCC_UNAVAILABLE.format(reason=transport_reason(error))
     return ServiceFailed(message, http_status=503, code=code)
-
-
-def _reason(error: BccApiError) -> str:
-    # BCC's message explains the user's own input; it is rendered escaped, and cut short.
-    text = (error.message or "it does not follow BCC's rules").strip().rstrip(".")
-    return text[:200]
 
 
 def _reconciled(intent: KeyPairRequest, error: BccOutcomeUnknown, *, code: str, origin: Origin) -> NoReturn:

@@ -196,7 +196,7 @@ def test_a_second_download_from_a_tab_left_open_is_refused_as_gone(
 
     assert second_attempt.value.status == 410
     expect(other_tab.get_by_role("heading", name="No download")).to_be_visible()
-    expect(other_tab.locator("#refusal")).to_have_text(MESSAGE_ALREADY_DOWNLOADED)
+    expect(other_tab.locator("#refusal")).to_have_text(str(MESSAGE_ALREADY_DOWNLOADED))
     assert downloads_in_other_tab == []
     screenshot(other_tab, "download-refused.png")
     assert_pages_kept_their_policy(browser_log)

@@ -1,0 +1,34 @@
+"""The parts of turning a BCC failure into a sentence that every service shares.
+
+Each service words its own sentences (a create says "nothing was created", a delete "the key
+pair was not deleted"), but they read BCC's errors the same way: which codes mean the portal's
+own configuration is wrong, what of BCC's message may be quoted, and what a transport error
+says about why BCC could not be reached. Nothing here ever quotes a body, a header or a key.
+"""
+
+from __future__ import annotations
+
+from keypairs import messages
+from keypairs.bcc.errors import BccApiError, BccError
+
+
+def is_misconfiguration(error: BccError) -> bool:
+    """BCC refused the portal's own credentials or signing: nothing a user can fix."""
+    return isinstance(error, BccApiError) and error.code in messages.MISCONFIGURATION_CODES
+
+
+def bcc_reason(error: BccApiError) -> str:
+    """BCC's message about the user's own input (an invalid name), cut short; rendered escaped."""
+    text = (error.message or "it does not follow BCC's rules").strip().rstrip(".")
+    return text[:200]
+
+
+def transport_reason(error: BccError) -> str:
+    """Why BCC could not be reached, as the middle of a sentence: "connecting to BCC timed out"."""
+    reason = str(error).split(";")[0].rstrip(".")
+    return reason[:1].lower() + reason[1:]
+
+
+def error_code(error: BccError) -> str:
+    """BCC's code for an answer, the transport's kind ("read_timeout") for no answer."""
+    return getattr(error, "code", "") or getattr(error, "kind", "")

@@ -1,0 +1,241 @@
+"""Deleting a key pair its owner no longer needs, or no longer trusts.
+
+What deleting means: nobody can use the key pair to sign in to a new instance. BCC refuses to
+delete a key pair bound to instances (``Keypair.DeleteKeypairInUse``); instances keep a key
+pair until it is unbound from them, and binding is not yet the portal's to do.
+
+Order and guarantees:
+
+1. "Delete requested" is audited before BCC is called, so an attempt that never returns is on
+   record.
+2. BCC is called outside any transaction: no database lock is held across the network.
+3. Deleted in BCC, or already gone from it (``Keypair.KeypairNotExist``: deleted in the
+   console, say): the record becomes ``deleted`` with ``deleted_at``, and any private key still
+   waiting for download is erased in the same transaction (``keypairs.delivery.delivery_wipe``):
+   a key pair that no longer exists must not leave a usable private key behind. Then "deleted"
+   is audited. The record changes only where it is still ``created``, so two concurrent deletes
+   record one end.
+4. Anything else (bound to instances, BCC down, no answer): "delete failed" is audited outside
+   any transaction, the record is left as it was, and the person is told why. A delete is
+   idempotent, so one that got no answer may simply be tried again: if BCC did delete it, the
+   second try finds it gone and records it so.
+
+Another person's key pair does not exist here (``ServiceRefused``, 404): the views already
+answer 404 before calling, and the check is repeated where the write happens.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+
+from keypairs.audit import Origin, audit_record, ensure_outside_transaction
+from keypairs.bcc import errors
+from keypairs.bcc.errors import BccApiError, BccError, BccTransportError
+from keypairs.bcc.factory import get_client
+from keypairs.bcc_state import Presence, keypair_in_bcc
+from keypairs.delivery import delivery_wipe
+from keypairs.models import AuditEvent, KeyPairRequest
+from keypairs.services.bcc_failures import error_code, is_misconfiguration, transport_reason
+from keypairs.services.errors import ServiceFailed, ServiceRefused
+
+logger = logging.getLogger(__name__)
+
+Action = AuditEvent.Action
+Outcome = AuditEvent.Outcome
+Status = KeyPairRequest.Status
+
+NO_SUCH_KEYPAIR = _("There is no such key pair.")
+NOT_IN_BCC = _("This key pair was never made in BCC, so there is nothing to delete.")
+ALREADY_DELETED = _("This key pair is already deleted.")
+DELETED = _("Key pair {name} is deleted: nobody can use it to sign in to a new instance.")
+ALREADY_GONE = _(
+    "BCC no longer had key pair {name}: it had already been deleted outside the portal. "
+    "The portal now shows it as deleted."
+)
+PRIVATE_KEY_ERASED = _("Its private key, which was still waiting for download, has been erased.")
+IN_USE_COUNTED = ngettext_lazy(
+    "BCC refuses to delete this key pair: it is bound to %(count)d instance, and must be unbound from it first.",
+    "BCC refuses to delete this key pair: it is bound to %(count)d instances, and must be unbound from them first.",
+    "count",
+)
+IN_USE = _(
+    "BCC refuses to delete this key pair: it is bound to one or more instances, and must be unbound from them first."
+)
+IN_USE_WHO = _(
+    "Until binding comes to the portal, the portal's operators unbind key pairs: ask them, quoting "
+    "key pair {keypair_id}. Nothing was deleted."
+)
+UNAVAILABLE = _(
+    "BCC could not be reached ({reason}). The key pair was not deleted and nothing changed; you can try again."
+)
+NO_ANSWER = _(
+    "BCC did not answer in time, so it is not known whether it deleted the key pair. Nothing changed in the "
+    "portal; try again: deleting a key pair that BCC no longer has is safe, and the portal then records it."
+)
+MISCONFIGURED = _(
+    "The portal cannot sign in to BCC: its configuration is wrong. The key pair was not deleted. "
+    "Please tell the portal's operators, quoting reference {reference}."
+)
+REFUSED = _("BCC could not delete the key pair ({code}). Nothing changed; please try again in a few minutes.")
+
+# The code recorded when the portal has no usable BCC settings (no client could be made).
+SETTINGS_INCOMPLETE = "portal_settings_incomplete"
+
+DETAIL_DELETED = "deleted in BCC"
+DETAIL_ALREADY_GONE = "BCC no longer had it (Keypair.KeypairNotExist); recorded as deleted"
+DETAIL_KEY_ERASED = "; private key waiting for download erased"
+DETAIL_IN_USE = "bound to instances: {count}"
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """A key pair ``keypair_delete`` ended: ``already_gone`` when BCC no longer had it,
+    ``private_key_erased`` when a private key was still waiting for download and is gone now."""
+
+    keypair_request: KeyPairRequest
+    already_gone: bool = False
+    private_key_erased: bool = False
+
+    @property
+    def message(self) -> str:
+        said = (ALREADY_GONE if self.already_gone else DELETED).format(name=self.keypair_request.name)
+        return f"{said} {PRIVATE_KEY_ERASED}" if self.private_key_erased else str(said)
+
+
+def keypair_delete(*, user, keypair_request: KeyPairRequest, origin: Origin) -> DeleteResult:
+    """Delete ``keypair_request``'s key pair in BCC and record its end; see the module docstring.
+
+    Raises ``ServiceRefused`` for a key pair that is not the user's (404) or is not in BCC (409),
+    and ``ServiceFailed`` when BCC did not delete it (the record is unchanged).
+    """
+    ensure_outside_transaction()
+    if user is None or keypair_request.owner_id != user.pk:
+        raise ServiceRefused(str(NO_SUCH_KEYPAIR), http_status=404, code="not_found")
+    if keypair_request.status == Status.DELETED:
+        raise ServiceRefused(str(ALREADY_DELETED), http_status=409, code="already_deleted")
+    if keypair_request.status != Status.CREATED or not keypair_request.keypair_id:
+        raise ServiceRefused(str(NOT_IN_BCC), http_status=409, code="not_in_bcc")
+
+    def audit(**fields) -> None:
+        audit_record(
+            actor=user,
+            origin=origin,
+            region=keypair_request.region,
+            keypair_name=keypair_request.name,
+            keypair_id=keypair_request.keypair_id,
+            **fields,
+        )
+
+    audit(action=Action.DELETE_REQUESTED, outcome=Outcome.SUCCESS)
+    already_gone = False
+    try:
+        get_client(keypair_request.region).delete_keypair(keypair_request.keypair_id)
+    except BccApiError as error:
+        if error.code != errors.KEYPAIR_NOT_EXIST:
+            _failed(keypair_request, error, audit=audit, origin=origin)
+        already_gone = True
+    except BccError as error:
+        _failed(keypair_request, error, audit=audit, origin=origin)
+    except ImproperlyConfigured as error:
+        _misconfigured(keypair_request, error, audit=audit, origin=origin)
+
+    erased = _record_deleted(keypair_request)
+    detail = (DETAIL_ALREADY_GONE if already_gone else DETAIL_DELETED) + (DETAIL_KEY_ERASED if erased else "")
+    audit(action=Action.DELETED, outcome=Outcome.SUCCESS, detail=detail)
+    return DeleteResult(keypair_request, already_gone=already_gone, private_key_erased=erased)
+
+
+def _record_deleted(keypair_request: KeyPairRequest) -> bool:
+    """Mark the record deleted and erase a waiting private key, together; True if a key was erased."""
+    now = timezone.now()
+    with transaction.atomic():
+        KeyPairRequest.objects.filter(pk=keypair_request.pk, status=Status.CREATED).update(
+            status=Status.DELETED, deleted_at=now
+        )
+        erased = delivery_wipe(keypair_request=keypair_request, now=now)
+    keypair_request.refresh_from_db(fields=["status", "deleted_at"])
+    return erased
+
+
+def _failed(keypair_request: KeyPairRequest, error: BccError, *, audit, origin: Origin):
+    code = error_code(error)
+    # One more call, only when BCC says the key pair is bound: the sentence names how often.
+    bound = _bound_count(keypair_request) if code == errors.DELETE_KEYPAIR_IN_USE else None
+    facing = _failure_for(keypair_request, error, code=code, bound=bound, reference=origin.portal_request_id)
+    if facing.operators_must_act:
+        logger.error(
+            "BCC delete failed and needs an operator: code=%s region=%s bcc_request_id=%s portal_request_id=%s: %s",
+            code,
+            keypair_request.region,
+            error.request_id or "-",
+            origin.portal_request_id or "-",
+            error,
+        )
+    detail = str(error)
+    if code == errors.DELETE_KEYPAIR_IN_USE:
+        detail = DETAIL_IN_USE.format(count="unknown" if bound is None else bound)
+    audit(
+        action=Action.DELETE_FAILED,
+        outcome=Outcome.FAILURE,
+        bcc_request_id=error.request_id or "",
+        bcc_error_code=code,
+        latency_ms=error.latency_ms,
+        detail=detail,
+    )
+    raise facing
+
+
+def _failure_for(
+    keypair_request: KeyPairRequest, error: BccError, *, code: str, bound: int | None, reference: str
+) -> ServiceFailed:
+    """The sentence for a delete BCC refused or never answered."""
+    if isinstance(error, BccApiError):
+        if error.code == errors.DELETE_KEYPAIR_IN_USE:
+            said = IN_USE if bound is None else IN_USE_COUNTED % {"count": bound}
+            who = IN_USE_WHO.format(keypair_id=keypair_request.keypair_id)
+            return ServiceFailed(f"{said} {who}", http_status=409, code=code, keypair_request=keypair_request)
+        if is_misconfiguration(error):
+            message = MISCONFIGURED.format(reference=reference)
+            return ServiceFailed(
+                message, http_status=502, code=code, operators_must_act=True, keypair_request=keypair_request
+            )
+        message = REFUSED.format(code=error.code)
+        return ServiceFailed(message, http_status=502, code=code, keypair_request=keypair_request)
+    if isinstance(error, BccTransportError) and error.sent:
+        return ServiceFailed(str(NO_ANSWER), http_status=504, code=code, keypair_request=keypair_request)
+    message = UNAVAILABLE.format(reason=transport_reason(error))
+    return ServiceFailed(message, http_status=503, code=code, keypair_request=keypair_request)
+
+
+def _bound_count(keypair_request: KeyPairRequest) -> int | None:
+    """How many instances BCC says the key pair is bound to now; None when BCC cannot say."""
+    lookup = keypair_in_bcc(region=keypair_request.region, keypair_id=keypair_request.keypair_id)
+    if lookup.presence is Presence.EXISTS and lookup.keypair is not None:
+        return lookup.keypair.instance_count
+    return None
+
+
+def _misconfigured(keypair_request: KeyPairRequest, error: ImproperlyConfigured, *, audit, origin: Origin):
+    """No BCC client could be made: nothing was sent, and only an operator can fix it."""
+    logger.error(
+        "BCC delete failed and needs an operator: code=%s region=%s portal_request_id=%s: %s",
+        SETTINGS_INCOMPLETE,
+        keypair_request.region,
+        origin.portal_request_id or "-",
+        error,
+    )
+    audit(action=Action.DELETE_FAILED, outcome=Outcome.FAILURE, bcc_error_code=SETTINGS_INCOMPLETE, detail=str(error))
+    raise ServiceFailed(
+        MISCONFIGURED.format(reference=origin.portal_request_id),
+        http_status=502,
+        code=SETTINGS_INCOMPLETE,
+        operators_must_act=True,
+        keypair_request=keypair_request,
+    )
