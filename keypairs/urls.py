@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keypairs import views
+from keypairs import views, views_import
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +10,6 @@ urlpatterns = [
     path("keypairs/<uuid:public_id>/", views.keypair_detail, name="keypair_detail"),
     path("keypairs/<uuid:public_id>/download", views.keypair_download, name="keypair_download"),
     path("keypairs/<uuid:public_id>/report", views.keypair_report, name="keypair_report"),
+    path("keypairs/import", views_import.keypair_import, name="keypair_import"),
+    path("keypairs/import/preview", views_import.keypair_import_preview, name="keypair_import_preview"),
 ]

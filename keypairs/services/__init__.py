@@ -2,6 +2,8 @@
 
 - ``create``: ``keypair_create``, BCC's create with the one-time form, limits, delivery and
   reconciliation of a lost answer.
+- ``import_``: ``keypair_import``, BCC's import of a public key the developer holds, with the
+  same one-time form and limits; a lost answer is settled by keeping the key pair.
 - ``errors``: ``ServiceError`` and its two kinds, ``ServiceRefused`` (nothing was done) and
   ``ServiceFailed`` (the attempt is recorded), raised by every service here.
 
@@ -22,6 +24,7 @@ from keypairs.services.create import (
     keypair_create,
 )
 from keypairs.services.errors import ServiceError, ServiceFailed, ServiceRefused
+from keypairs.services.import_ import ImportResult, PublicKeyAlreadyInBcc, keypair_import
 
 __all__ = [
     "ANSWERED_TOO_LATE",
@@ -31,8 +34,11 @@ __all__ = [
     "ORPHANED",
     "SETTINGS_INCOMPLETE",
     "CreateResult",
+    "ImportResult",
+    "PublicKeyAlreadyInBcc",
     "ServiceError",
     "ServiceFailed",
     "ServiceRefused",
     "keypair_create",
+    "keypair_import",
 ]
