@@ -370,3 +370,31 @@ def test_home_and_list_offer_import_next_to_create(alice_client, portal_on_sandb
         page = alice_client.get(url).content.decode()
         assert f'href="{reverse("keypair_import")}"' in page
         assert "Import a public key" in page
+
+
+def test_reconcile_keeps_an_unknown_import_it_finds_in_bcc(alice, portal_on_sandbox, settings):
+    # Written without the import view, so that it runs against reconcile.py alone.
+    from keypairs.bcc.factory import get_client
+    from keypairs.reconcile import reconcile_open
+
+    line = public_line(ec_key())
+    inspected = public_keys.public_key_inspect(line)
+    get_client("bj").import_keypair(name="lost", public_key=line)
+    KeyPairRequest.objects.create(
+        owner=alice,
+        kind=KeyPairRequest.Kind.IMPORT,
+        form_token_hash="f" * 64,
+        client_token="c" * 64,
+        region="bj",
+        name="lost",
+        status=Status.UNKNOWN,
+        public_key=inspected.openssh_line,
+        fingerprint_sha256=inspected.sha256_fingerprint,
+    )
+
+    reconcile_open()
+
+    (in_bcc,) = portal_on_sandbox.keypairs()
+    keypair_request = KeyPairRequest.objects.get()
+    assert keypair_request.status == Status.CREATED
+    assert keypair_request.keypair_id == in_bcc["keypairId"]
