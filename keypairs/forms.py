@@ -21,8 +21,11 @@ from django.conf import settings
 from django.core import validators
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from keypairs import validation
+from keypairs.public_keys import MAX_INPUT_BYTES, PublicKeyRefused, public_key_inspect
 from keypairs.regions import region_choices
 
 NAME_HELP_TEXT = (
@@ -152,3 +155,68 @@ class KeyPairCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["region"].choices = region_choices()
         self.fields["region"].initial = settings.BCC_DEFAULT_REGION
+
+
+PUBLIC_KEY_HELP_TEXT = _(
+    "The one line of your .pub file, such as id_ecdsa.pub: ssh-rsa (at least 2048 bits) or "
+    "ecdsa-sha2-nistp256/384/521. Never your private key."
+)
+PUBLIC_KEY_BOTH = _("Paste a public key or choose a .pub file, not both.")
+
+
+class KeyPairImportForm(KeyPairCreateForm):
+    """The create form's name, description, region and token, plus the public key to import.
+
+    The key is pasted (``public_key``) or chosen as a file (``public_key_file``), read here on
+    the server and checked by ``public_key_inspect``: ``cleaned_data["inspected"]`` is what was
+    understood. ``key_refusal_code`` is the refusal's code when the key was refused, so the
+    page knows whether the pasted text may be shown again (never a private key, never
+    something too large to tell).
+    """
+
+    public_key = VerbatimCharField(
+        label=_("Public key"),
+        required=False,
+        help_text=PUBLIC_KEY_HELP_TEXT,
+        widget=forms.Textarea(
+            attrs={"rows": 4, "spellcheck": "false", "autocapitalize": "none", "autocorrect": "off", "class": "mono"}
+        ),
+    )
+    public_key_file = forms.FileField(
+        label=_("Or choose a .pub file"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".pub,text/plain"}),
+    )
+
+    key_refusal_code: str | None = None
+
+    @sensitive_variables()
+    def clean(self):
+        cleaned = super().clean()
+        pasted = cleaned.get("public_key") or ""
+        chosen = cleaned.get("public_key_file")
+        if pasted.strip() and chosen is not None:
+            self.key_refusal_code = "both"
+            self.add_error("public_key", PUBLIC_KEY_BOTH)
+            return cleaned
+        try:
+            cleaned["inspected"] = public_key_inspect(read_public_key_upload(chosen) if chosen is not None else pasted)
+        except PublicKeyRefused as refusal:
+            self.key_refusal_code = refusal.code
+            self.add_error("public_key", refusal.message)
+        return cleaned
+
+    def public_key_may_be_shown_again(self) -> bool:
+        """Whether the pasted text may be rendered back into the page (a private key never is)."""
+        return self.key_refusal_code not in REFUSALS_NEVER_SHOWN_AGAIN
+
+
+# A private key must never come back in a page; text too large or undecodable could hide one.
+REFUSALS_NEVER_SHOWN_AGAIN = frozenset({"private_key", "too_large", "undecodable"})
+
+
+@sensitive_variables()
+def read_public_key_upload(upload) -> bytes:
+    """The file's bytes, at most one byte more than a public key may have (the check says "too large")."""
+    upload.seek(0)
+    return upload.read(MAX_INPUT_BYTES + 1)

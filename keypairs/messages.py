@@ -50,6 +50,18 @@ ANSWER_TOO_LATE = (
     "BCC answered too late: the portal had already given this create up, so the key pair BCC made has been "
     "deleted. Nothing is left behind; please try again."
 )
+# An import with no answer is reconciled too, but its key pair is kept: no private key was lost.
+IMPORT_RECONCILED_KEPT = _(
+    "BCC did not answer in time, but it did import the key pair: the portal found it in BCC by its name and "
+    "fingerprint and kept it. Your private key never passed through the portal; nothing else is needed."
+)
+IMPORT_NOT_IMPORTED = _(
+    "BCC did not answer in time, and it did not import the key pair. Nothing was stored; please try again."
+)
+IMPORT_OUTCOME_UNKNOWN = _(
+    "BCC did not answer in time, and has not shown the key pair so far. The portal checks again within a few "
+    "minutes and keeps the key pair if BCC imported it; this page will say so. Reference {reference}."
+)
 NOT_STORED = (
     "BCC created the key pair, but the portal could not store its private key, so it was deleted again "
     "in BCC. Nothing is left behind; please try again."

@@ -82,6 +82,7 @@ from keypairs import messages
 from keypairs.audit import Origin, audit_record, ensure_outside_transaction
 from keypairs.bcc import errors
 from keypairs.bcc.factory import get_client
+from keypairs.bcc.fingerprints import sha256_fingerprint
 from keypairs.bcc.models import Keypair
 from keypairs.models import AuditEvent, KeyPairRequest
 
@@ -99,12 +100,14 @@ NOT_CREATED = "reconciled_not_created"
 
 DETAIL_DELETED = "created by this request, private key lost: deleted in BCC"
 DETAIL_NOT_CREATED = "reconciled: BCC holds no key pair this request created"
+DETAIL_KEPT = "import outcome was unknown: key pair found in BCC by name and fingerprint, kept"
 DETAIL_WORKER_LOST = "no outcome recorded within {seconds} s: the worker handling the create stopped"
 BY_COMMAND = " (manage.py reconcile)"
 
 
 class Verdict(StrEnum):
     DELETED = "deleted"  # found and deleted: the request is now reconciled
+    KEPT = "kept"  # an import's key pair found: kept, the request is now created
     NOT_CREATED = "not_created"  # nothing found, and late enough to be sure: now failed
     NOT_CREATED_YET = "not_created_yet"  # nothing found so far: stays unknown, a later run decides
     WAITING = "waiting"  # a create of the same name is in flight: stays unknown, a later run decides
@@ -180,6 +183,9 @@ def keypair_reconcile(
     if current.status != Status.UNKNOWN:
         return Reconciliation(current, Verdict.SETTLED, keypair_id=current.keypair_id)
 
+    if current.kind == KeyPairRequest.Kind.IMPORT:
+        return _reconcile_import(run, current)
+
     claimed = current.keypair_id  # an earlier run found it and could not delete it
     if not claimed:
         try:
@@ -200,6 +206,42 @@ def keypair_reconcile(
     return run.settle_deleted(claimed)
 
 
+def _reconcile_import(run: _Run, current: KeyPairRequest) -> Reconciliation:
+    """Settle an import with no answer: find its key pair by name and fingerprint and keep it.
+
+    No private key was ever in play, so the key pair BCC may have made is as good as one whose
+    answer arrived. BCC refuses a second key pair with the same public key, so at most one
+    listed key pair can match; one already recorded by another request is never taken.
+    """
+    try:
+        listed = get_client(current.region).list_keypairs(name=current.name)
+    except (errors.BccError, ImproperlyConfigured, ValueError) as error:
+        return run.stays_open(Verdict.FAILED, f"BCC could not be asked: {error}")
+    matching = [
+        keypair
+        for keypair in listed
+        if keypair.name == current.name and _sha256_or_blank(keypair.public_key) == current.fingerprint_sha256
+    ]
+    taken = set(
+        KeyPairRequest.objects.filter(keypair_id__in=[keypair.keypair_id for keypair in matching])
+        .exclude(pk=current.pk)
+        .values_list("keypair_id", flat=True)
+    )
+    found = next((keypair for keypair in matching if keypair.keypair_id not in taken), None)
+    if found is not None:
+        return run.settle_imported(found)
+    if run.now - current.created_at >= settle_after():
+        return run.settle_not_created()
+    return run.stays_open(Verdict.NOT_CREATED_YET, "BCC holds no key pair of this import yet")
+
+
+def _sha256_or_blank(public_key: str) -> str:
+    try:
+        return sha256_fingerprint(public_key)
+    except ValueError:
+        return ""
+
+
 class _Run:
     """One reconciliation of one request: its steps share the request, the origin and the clock."""
 
@@ -208,6 +250,7 @@ class _Run:
         # Neither ever changes after the intent is recorded.
         self.region = keypair_request.region
         self.name = keypair_request.name
+        self.importing = keypair_request.kind == KeyPairRequest.Kind.IMPORT
         self.origin = origin
         self.now = now
         self.reference = origin.portal_request_id if origin else ""
@@ -304,6 +347,32 @@ class _Run:
         )
         return Reconciliation(current, Verdict.DELETED, keypair_id=keypair_id)
 
+    def settle_imported(self, keypair: Keypair) -> Reconciliation:
+        settled = KeyPairRequest.objects.filter(pk=self.pk, status=Status.UNKNOWN).update(
+            status=Status.CREATED,
+            keypair_id=keypair.keypair_id,
+            fingerprint_bcc=keypair.fingerprint,
+            bcc_created_at=keypair.created_time,
+            error_message=messages.IMPORT_RECONCILED_KEPT,
+            completed_at=self.now,
+        )
+        current = self.fresh()
+        if not settled:
+            return Reconciliation(current, Verdict.SETTLED, keypair_id=current.keypair_id)
+        logger.warning(
+            "Import attempt %s (%s, %s) had no answer; key pair %s found in BCC by name and fingerprint: kept. "
+            "portal_request_id=%s",
+            current.public_id,
+            current.region,
+            current.name,
+            keypair.keypair_id,
+            self.reference or "-",
+        )
+        self.audit(
+            current, action=Action.IMPORTED, outcome=Outcome.SUCCESS, keypair_id=keypair.keypair_id, detail=DETAIL_KEPT
+        )
+        return Reconciliation(current, Verdict.KEPT, keypair_id=keypair.keypair_id)
+
     def finish_without_key_pair(self, verdict: Verdict) -> Reconciliation:
         if verdict == Verdict.NOT_CREATED:
             return self.settle_not_created()
@@ -316,7 +385,9 @@ class _Run:
 
     def settle_not_created(self) -> Reconciliation:
         settled = KeyPairRequest.objects.filter(pk=self.pk, status=Status.UNKNOWN, keypair_id="").update(
-            status=Status.FAILED, error_message=messages.RECONCILED_NOT_CREATED, completed_at=self.now
+            status=Status.FAILED,
+            error_message=messages.IMPORT_NOT_IMPORTED if self.importing else messages.RECONCILED_NOT_CREATED,
+            completed_at=self.now,
         )
         current = self.fresh()
         if not settled:
@@ -324,14 +395,17 @@ class _Run:
         logger.info(
             "Create attempt %s (%s, %s) created nothing in BCC", current.public_id, current.region, current.name
         )
-        self.audit(current, action=Action.FAILED, outcome=Outcome.FAILURE, code=NOT_CREATED, detail=DETAIL_NOT_CREATED)
+        action = Action.IMPORT_FAILED if self.importing else Action.FAILED
+        self.audit(current, action=action, outcome=Outcome.FAILURE, code=NOT_CREATED, detail=DETAIL_NOT_CREATED)
         return Reconciliation(current, Verdict.NOT_CREATED)
 
     def stays_open(self, verdict: Verdict, reason: str, *, keypair_id: str = "") -> Reconciliation:
         if self.reference:
             # The user's own create, reconciled at once: their sentence says what is known now.
             sentence = messages.OUTCOME_UNKNOWN
-            if verdict == Verdict.NOT_CREATED_YET:
+            if self.importing:
+                sentence = messages.IMPORT_OUTCOME_UNKNOWN
+            elif verdict == Verdict.NOT_CREATED_YET:
                 sentence = messages.OUTCOME_NOT_CREATED_YET
             KeyPairRequest.objects.filter(pk=self.pk, status=Status.UNKNOWN).update(
                 error_message=sentence.format(reference=self.reference)

@@ -24,6 +24,8 @@ if (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
+# Sensitive POST fields (a pasted private key) stay hidden from error pages even with DEBUG on.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.error_reports.AlwaysSafeExceptionReporterFilter"
 
 
 def _secret(name: str, development_default: str) -> str:

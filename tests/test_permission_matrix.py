@@ -57,6 +57,10 @@ ROWS = [
     ("keypair_list", "get", "/keypairs/", D),
     ("keypair_create", "get", "/keypairs/new", D),
     ("keypair_create", "post", "/keypairs/new", (400, 400, 403, 403, 302, 403, 400)),
+    ("keypair_import", "get", "/keypairs/import", D),
+    ("keypair_import", "post", "/keypairs/import", (400, 400, 403, 403, 302, 403, 400)),
+    ("keypair_import_preview", "post", "/keypairs/import/preview", (400, 400, 403, 403, 302, 403, 400)),
+    ("keypair_import_preview", "get", "/keypairs/import/preview", (405, 405, 403, 403, 302, 403, 405)),
     ("keypair_detail", "get", "/keypairs/{keypair}/", (200, 404, 403, 403, 302, 403, 404)),
     ("keypair_download", "post", "/keypairs/{keypair}/download", (200, 404, 403, 403, 302, 403, 404)),
     ("keypair_report", "post", "/keypairs/{keypair}/report", (302, 404, 403, 403, 302, 403, 404)),
@@ -192,7 +196,10 @@ def world(alice, bob, portal_on_sandbox) -> World:
     return World(clients=clients, ids=ids, keypair_request=keypair_request)
 
 
-FORMS = {"/keypairs/new": {"name": " web", "description": "", "region": "bj", "form_token": "t" * 43}}
+FORMS = {
+    "/keypairs/new": {"name": " web", "description": "", "region": "bj", "form_token": "t" * 43},
+    "/keypairs/import": {"name": " web", "description": "", "region": "bj", "form_token": "t" * 43},
+}
 
 
 @pytest.mark.parametrize(("name", "method", "url", "expected"), ROWS, ids=[f"{m} {u}" for _, m, u, _ in ROWS])

@@ -5,6 +5,8 @@
 - ``delete``: ``keypair_delete``, BCC's delete; the record's end and the waiting private key erased.
 - ``change``: ``keypair_change``, BCC's rename and description update, each audited with old and new.
 - ``bcc_failures``: what every service reads the same way in BCC's errors.
+- ``import_``: ``keypair_import``, BCC's import of a public key the developer holds, with the
+  same one-time form and limits; a lost answer is settled by keeping the key pair.
 - ``errors``: ``ServiceError`` and its two kinds, ``ServiceRefused`` (nothing was done) and
   ``ServiceFailed`` (the attempt is recorded), raised by every service here.
 
@@ -27,6 +29,7 @@ from keypairs.services.create import (
 )
 from keypairs.services.delete import DeleteResult, keypair_delete
 from keypairs.services.errors import ServiceError, ServiceFailed, ServiceRefused
+from keypairs.services.import_ import ImportResult, PublicKeyAlreadyInBcc, keypair_import
 
 __all__ = [
     "ANSWERED_TOO_LATE",
@@ -38,10 +41,13 @@ __all__ = [
     "ChangeResult",
     "CreateResult",
     "DeleteResult",
+    "ImportResult",
+    "PublicKeyAlreadyInBcc",
     "ServiceError",
     "ServiceFailed",
     "ServiceRefused",
     "keypair_change",
     "keypair_create",
     "keypair_delete",
+    "keypair_import",
 ]

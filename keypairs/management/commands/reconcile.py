@@ -2,7 +2,8 @@
 
 It reconciles every ``unknown`` request, and every ``pending`` one older than
 ``KEYPAIR_RECONCILE_AFTER_SECONDS`` (its worker died mid-create): a key pair the create made in
-BCC is deleted (its private key is lost), a create that made nothing is recorded as failed.
+BCC is deleted (its private key is lost), a create that made nothing is recorded as failed. An
+import's key pair is kept instead (no private key was ever in play) and the request marked created.
 See ``keypairs/reconcile.py`` for how the key pair is recognised and why it is safe to run
 alongside users and alongside another run of itself.
 
@@ -17,6 +18,7 @@ from keypairs.reconcile import Reconciliation, Verdict, reconcile_open
 
 _SAYS = {
     Verdict.DELETED: "created key pair {keypair_id}, whose private key was lost: deleted it",
+    Verdict.KEPT: "imported key pair {keypair_id} found in BCC: kept (no private key was lost)",
     Verdict.NOT_CREATED: "created nothing in BCC: marked failed",
     Verdict.NOT_CREATED_YET: "nothing in BCC so far: checked again by a later run",
     Verdict.WAITING: "another create of this name is in flight: checked again by a later run",
@@ -52,7 +54,8 @@ def _summary(results: list[Reconciliation]) -> str:
     later = count[Verdict.NOT_CREATED_YET] + count[Verdict.WAITING]
     return (
         f"{len(results)} open create{'' if len(results) == 1 else 's'}: "
-        f"{deleted} key pair{'' if deleted == 1 else 's'} deleted, {count[Verdict.NOT_CREATED]} not created, "
+        f"{deleted} key pair{'' if deleted == 1 else 's'} deleted, {count[Verdict.KEPT]} imported kept, "
+        f"{count[Verdict.NOT_CREATED]} not created, "
         f"{later} left for a later run, {count[Verdict.FAILED]} could not be reconciled, "
         f"{count[Verdict.SETTLED]} settled meanwhile."
     )
