@@ -39,6 +39,13 @@ GATED = [
     ("keypair_detail", "get", f"/keypairs/{KEYPAIR_ID}/"),
     ("keypair_download", "post", f"/keypairs/{KEYPAIR_ID}/download"),
     ("keypair_report", "post", f"/keypairs/{KEYPAIR_ID}/report"),
+    ("keypair_delete", "get", f"/keypairs/{KEYPAIR_ID}/delete"),
+    ("keypair_delete", "post", f"/keypairs/{KEYPAIR_ID}/delete"),
+    ("keypair_change", "get", f"/keypairs/{KEYPAIR_ID}/edit"),
+    ("keypair_change", "post", f"/keypairs/{KEYPAIR_ID}/edit"),
+    ("keypair_import", "get", "/keypairs/import"),
+    ("keypair_import", "post", "/keypairs/import"),
+    ("keypair_import_preview", "post", "/keypairs/import/preview"),
     ("logout", "post", "/accounts/logout/"),
 ]
 # The sign-in pages (portal/auth/): the OIDC ones answer 404 outside AUTH_MODE=oidc, the admin's
