@@ -168,6 +168,8 @@ def test_the_list_costs_the_same_queries_for_many_rows_and_never_reads_a_ciphert
     from django.test.utils import CaptureQueriesContext
 
     waiting(alice, "first")
+    # BCC's state is read once and kept in the (database) cache: count the views that read it from there.
+    assert alice_client.get(LIST_URL).status_code == 200
     with CaptureQueriesContext(connection) as one_row:
         assert alice_client.get(LIST_URL).status_code == 200
     for index in range(5):
@@ -178,6 +180,6 @@ def test_the_list_costs_the_same_queries_for_many_rows_and_never_reads_a_ciphert
         response = alice_client.get(LIST_URL)
 
     assert response.status_code == 200
-    assert response.content.decode().count("Waiting for download") == 6
+    assert list(badges(response).values()).count("Waiting for download") == 6
     assert len(many_rows.captured_queries) == len(one_row.captured_queries)
     assert not [query for query in many_rows.captured_queries if "ciphertext" in query["sql"]]

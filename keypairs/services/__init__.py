@@ -2,6 +2,8 @@
 
 - ``create``: ``keypair_create``, BCC's create with the one-time form, limits, delivery and
   reconciliation of a lost answer.
+- ``bcc_sync``: ``keypair_records_sync`` and ``keypair_record_sync``, the portal's records brought
+  in line with BCC's state (changed or deleted outside the portal), each change audited once.
 - ``errors``: ``ServiceError`` and its two kinds, ``ServiceRefused`` (nothing was done) and
   ``ServiceFailed`` (the attempt is recorded), raised by every service here.
 
@@ -11,6 +13,7 @@ request's ``keypairs.audit.Origin`` as ``origin=``, and return their result or r
 ``keypairs.delivery``, reconciliation in ``keypairs.reconcile``.
 """
 
+from keypairs.services.bcc_sync import RecordsSync, keypair_record_sync, keypair_records_sync
 from keypairs.services.create import (
     ANSWERED_TOO_LATE,
     FORM_ALREADY_USED,
@@ -31,8 +34,11 @@ __all__ = [
     "ORPHANED",
     "SETTINGS_INCOMPLETE",
     "CreateResult",
+    "RecordsSync",
     "ServiceError",
     "ServiceFailed",
     "ServiceRefused",
     "keypair_create",
+    "keypair_record_sync",
+    "keypair_records_sync",
 ]
