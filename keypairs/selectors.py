@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404
 
+from keypairs.list_filters import PAGE_SIZE, state_condition
 from keypairs.models import KeyPairRequest
 
 
@@ -26,3 +29,28 @@ def keypair_request_of(*, user, public_id: uuid.UUID) -> KeyPairRequest:
     if found is None:
         raise Http404("No such key pair request.")
     return found
+
+
+def keypairs_live_in_bcc_of(*, user) -> list[KeyPairRequest]:
+    """The user's key pairs the portal believes BCC holds: what the list compares with BCC (one query)."""
+    return list(
+        KeyPairRequest.objects.filter(owner=user, status=KeyPairRequest.Status.CREATED)
+        .exclude(keypair_id="")
+        .only("pk", "owner_id", "status", "region", "keypair_id", "name", "description", "created_at", "completed_at")
+    )
+
+
+def keypair_list_page(*, user, filters: Mapping[str, str], page_number: str | int | None) -> Page:
+    """One page of the user's key pairs, newest first, searched and filtered: two queries (count, rows).
+
+    ``filters``: ``q`` (name contains, any case), ``region``, ``state`` (``list_filters.ListState``).
+    A page number out of range gives the last page, as Django's ``get_page`` does.
+    """
+    found = keypair_requests_of(user=user)
+    if filters.get("q"):
+        found = found.filter(name__icontains=filters["q"])
+    if filters.get("region"):
+        found = found.filter(region=filters["region"])
+    if filters.get("state"):
+        found = found.filter(state_condition(filters["state"]))
+    return Paginator(found, PAGE_SIZE).get_page(page_number)

@@ -31,6 +31,7 @@ from keypairs.delivery import (
 )
 from keypairs.download_form import KeyPairDownloadForm
 from keypairs.forms import KeyPairCreateForm
+from keypairs.list_filters import KeypairListFilterForm
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
 
@@ -119,12 +120,17 @@ def _render_create(request: HttpRequest, form: KeyPairCreateForm, *, status: int
 
 
 @developer_required
+@never_cache
 @require_GET
 def keypair_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     keypair_request = selectors.keypair_request_of(user=request.user, public_id=public_id)
+    # Before the context is read: a key pair changed or deleted in BCC updates the record.
+    bcc, bcc_comparison = services.keypair_record_sync(record=keypair_request, origin=origin_of(request))
     delivery = getattr(keypair_request, "delivery", None)
     context = {
         "kp": keypair_request,
+        "bcc": bcc,
+        "bcc_comparison": bcc_comparison,
         "delivery": delivery,
         "delivery_state": delivery.state if delivery else None,
         "has_download_cookie": bool(request.COOKIES.get(DOWNLOAD_COOKIE)),
@@ -186,10 +192,18 @@ def keypair_report(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 
 @developer_required
+@never_cache
 @require_GET
 def keypair_list(request: HttpRequest) -> HttpResponse:
-    requests = selectors.keypair_requests_of(user=request.user)
-    return render(request, "keypairs/list.html", {"requests": requests})
+    """The person's key pairs as BCC holds them: one list walk per region at most (cached), then one page."""
+    form = KeypairListFilterForm(request.GET or None)
+    # Before the page is read, so that a key pair found deleted or renamed in BCC is filtered as it is now.
+    live = selectors.keypairs_live_in_bcc_of(user=request.user)
+    sync = services.keypair_records_sync(records=live, origin=origin_of(request))
+    page = selectors.keypair_list_page(user=request.user, filters=form.filters(), page_number=request.GET.get("page"))
+    rows = [(record, sync.comparisons.get(record.pk)) for record in page]
+    context = {"form": form, "page": page, "rows": rows, "unreachable": sync.unreachable, "filtered": form.filters()}
+    return render(request, "keypairs/list.html", context)
 
 
 def _browser_session(request: HttpRequest) -> str:

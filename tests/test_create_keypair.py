@@ -329,7 +329,8 @@ def test_reloading_the_key_pairs_page_creates_nothing(alice_client, portal_on_sa
 
     assert len(portal_on_sandbox.keypairs()) == 1
     assert KeyPairRequest.objects.count() == 1
-    assert sent_to_bcc(portal_on_sandbox) == ["create"]
+    # Each view reads BCC's state of the key pair (one detail call); none writes.
+    assert sent_to_bcc(portal_on_sandbox) == ["create", "get", "get", "get"]
 
 
 def test_bob_cannot_use_a_form_alice_already_used(alice_client, bob_client, portal_on_sandbox):

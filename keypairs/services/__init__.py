@@ -7,6 +7,8 @@
 - ``bcc_failures``: what every service reads the same way in BCC's errors.
 - ``import_``: ``keypair_import``, BCC's import of a public key the developer holds, with the
   same one-time form and limits; a lost answer is settled by keeping the key pair.
+- ``bcc_sync``: ``keypair_records_sync`` and ``keypair_record_sync``, the portal's records brought
+  in line with BCC's state (changed or deleted outside the portal), each change audited once.
 - ``errors``: ``ServiceError`` and its two kinds, ``ServiceRefused`` (nothing was done) and
   ``ServiceFailed`` (the attempt is recorded), raised by every service here.
 
@@ -16,6 +18,7 @@ request's ``keypairs.audit.Origin`` as ``origin=``, and return their result or r
 ``keypairs.delivery``, reconciliation in ``keypairs.reconcile``.
 """
 
+from keypairs.services.bcc_sync import RecordsSync, keypair_record_sync, keypair_records_sync
 from keypairs.services.change import ChangeResult, keypair_change
 from keypairs.services.create import (
     ANSWERED_TOO_LATE,
@@ -43,6 +46,7 @@ __all__ = [
     "DeleteResult",
     "ImportResult",
     "PublicKeyAlreadyInBcc",
+    "RecordsSync",
     "ServiceError",
     "ServiceFailed",
     "ServiceRefused",
@@ -50,4 +54,6 @@ __all__ = [
     "keypair_create",
     "keypair_delete",
     "keypair_import",
+    "keypair_record_sync",
+    "keypair_records_sync",
 ]
