@@ -276,7 +276,7 @@ def test_after_i_did_not_download_this_the_page_offers_deleting_at_once(alice_cl
     page = alice_client.get(detail_url(keypair_request)).content.decode()
 
     assert f'<a class="button" href="{delete_url(keypair_request)}" id="reported-delete-link">' in page
-    assert "in BCC" not in page
+    assert "key pair in BCC" not in page  # the old advice sent people to a console they cannot reach
 
 
 def test_an_expired_key_links_to_the_portals_delete(alice_client, portal_on_sandbox):
@@ -287,7 +287,7 @@ def test_an_expired_key_links_to_the_portals_delete(alice_client, portal_on_sand
     refused = alice_client.post(reverse("keypair_download", kwargs={"public_id": keypair_request.public_id}))
 
     assert f'<a href="{delete_url(keypair_request)}">Delete this key pair</a>' in page
-    assert "in BCC" not in page
+    assert "key pair in BCC" not in page  # the old advice sent people to a console they cannot reach
     assert page_says(refused, MESSAGE_EXPIRED)
     assert "in BCC" not in str(MESSAGE_EXPIRED)
 
