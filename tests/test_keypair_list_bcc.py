@@ -19,6 +19,7 @@ from django.utils import timezone
 from keypairs import bcc_state, services
 from keypairs.audit import Origin, audit_record
 from keypairs.bcc.factory import get_client
+from keypairs.delivery import delivery_create
 from keypairs.models import AuditEvent, KeyPairRequest
 from tests.people import signed_in
 
@@ -32,6 +33,11 @@ UNREACHABLE_AT_0941 = "BCC could not be reached at 09:41 UTC; showing the portal
 def public_key() -> str:
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     return key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
+WAITING_PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgO\n-----END RSA PRIVATE KEY-----\n"
+)
 
 
 def in_bcc(owner, name: str, *, region: str = "bj", description: str = "", save: bool = True) -> KeyPairRequest:
@@ -286,3 +292,18 @@ def test_with_bcc_failing_or_slower_than_its_timeout_the_detail_page_shows_the_p
     assert "detail-still-shown" in page
     record.refresh_from_db()
     assert record.status == Status.CREATED
+
+
+def test_a_private_key_still_waiting_is_erased_when_its_key_pair_was_deleted_in_the_console(alice, portal_on_sandbox):
+    record = in_bcc(alice, "created-then-deleted")
+    delivery, _ = delivery_create(keypair_request=record, private_key_pem=WAITING_PEM)
+    get_client("bj").delete_keypair(record.keypair_id)
+
+    response = signed_in(alice).get(LIST_URL)
+
+    assert response.status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.ciphertext is None
+    assert delivery.wiped_at is not None
+    [row] = audit_rows(Action.DELETED_OUTSIDE)
+    assert row.detail == "no longer in BCC; the private key still waiting for download was erased"

@@ -26,17 +26,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from keypairs import bcc_state
 from keypairs.audit import Origin, audit_record
 from keypairs.bcc_state import KeypairLookup, RecordComparison
+from keypairs.delivery import delivery_wipe
 from keypairs.models import AuditEvent, KeyPairRequest
 
 Action = AuditEvent.Action
 # Detail of the audit rows: short text, values quoted so that an empty description reads as such.
 CHANGE_DETAIL = "{field}: {old!r} -> {new!r}"
 DELETED_DETAIL = "no longer in BCC"
+WIPED_DETAIL = "; the private key still waiting for download was erased"
 # The portal's own changes to a key pair: one newer than BCC's read makes that read too old to believe.
 _PORTAL_CHANGES = (Action.RENAMED, Action.DESCRIPTION_CHANGED, Action.IMPORTED, Action.CREATED, Action.RECONCILED)
 
@@ -133,13 +136,17 @@ def _take_bccs_values(record: KeyPairRequest, comparison: RecordComparison, orig
 
 
 def _mark_deleted(record: KeyPairRequest, origin: Origin) -> None:
+    # A private key still waiting for download belongs to a key pair that no longer exists:
+    # it is erased with the record's end, as the portal's own delete does.
     now = timezone.now()
-    won = KeyPairRequest.objects.filter(pk=record.pk, status=KeyPairRequest.Status.CREATED).update(
-        status=KeyPairRequest.Status.DELETED, deleted_at=now
-    )
+    with transaction.atomic():
+        won = KeyPairRequest.objects.filter(pk=record.pk, status=KeyPairRequest.Status.CREATED).update(
+            status=KeyPairRequest.Status.DELETED, deleted_at=now
+        )
+        wiped = bool(won) and delivery_wipe(keypair_request=record, now=now)
     record.status, record.deleted_at = KeyPairRequest.Status.DELETED, _deleted_at(record, won, now)
     if won:
-        _audit(record, Action.DELETED_OUTSIDE, DELETED_DETAIL, origin)
+        _audit(record, Action.DELETED_OUTSIDE, DELETED_DETAIL + (WIPED_DETAIL if wiped else ""), origin)
 
 
 def _deleted_at(record: KeyPairRequest, won: int, now: datetime) -> datetime | None:
