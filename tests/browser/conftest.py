@@ -101,8 +101,11 @@ def browser():
             )
         pytest.skip(reason)
 
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait as long as actions do (Playwright's expect has its own 5 s default, which a
+    # loaded CI machine exceeded while a debounced preview request was answered).
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM_PATH), headless=True, args=CHROMIUM_ARGS)
         _playwright_loop.hide()
