@@ -5,6 +5,8 @@
 - ``delete``: ``keypair_delete``, BCC's delete; the record's end and the waiting private key erased.
 - ``change``: ``keypair_change``, BCC's rename and description update, each audited with old and new.
 - ``bcc_failures``: what every service reads the same way in BCC's errors.
+- ``_intent``: the steps create and import share (the intent before BCC, limits, failures settled);
+  ``_owned``: what change and delete share; ``_auditor``: a key pair's audit rows. Private to the package.
 - ``import_``: ``keypair_import``, BCC's import of a public key the developer holds, with the
   same one-time form and limits; a lost answer is settled by keeping the key pair.
 - ``bcc_sync``: ``keypair_records_sync`` and ``keypair_record_sync``, the portal's records brought
@@ -18,15 +20,15 @@ request's ``keypairs.audit.Origin`` as ``origin=``, and return their result or r
 ``keypairs.delivery``, reconciliation in ``keypairs.reconcile``.
 """
 
+from keypairs.services._intent import FORM_NOT_YOURS
+from keypairs.services.bcc_failures import SETTINGS_INCOMPLETE
 from keypairs.services.bcc_sync import RecordsSync, keypair_record_sync, keypair_records_sync
 from keypairs.services.change import ChangeResult, keypair_change
 from keypairs.services.create import (
     ANSWERED_TOO_LATE,
     FORM_ALREADY_USED,
-    FORM_NOT_YOURS,
     NOT_STORED,
     ORPHANED,
-    SETTINGS_INCOMPLETE,
     CreateResult,
     keypair_create,
 )

@@ -9,7 +9,12 @@ says about why BCC could not be reached. Nothing here ever quotes a body, a head
 from __future__ import annotations
 
 from keypairs import messages
+from keypairs.bcc import errors
 from keypairs.bcc.errors import BccApiError, BccError
+from keypairs.services.errors import ServiceFailed
+
+# The error code recorded when the portal has no usable BCC settings (no client could be made).
+SETTINGS_INCOMPLETE = "portal_settings_incomplete"
 
 
 def is_misconfiguration(error: BccError) -> bool:
@@ -21,6 +26,16 @@ def bcc_reason(error: BccApiError) -> str:
     """BCC's message about the user's own input (an invalid name), cut short; rendered escaped."""
     text = (error.message or "it does not follow BCC's rules").strip().rstrip(".")
     return text[:200]
+
+
+def input_refusal(error: BccApiError, *, code: str) -> ServiceFailed | None:
+    """BCC refused the name or the description the person gave: the create form's sentences; else None."""
+    if error.code == errors.KEYPAIR_NAME_INVALID:
+        return ServiceFailed(messages.NAME_REJECTED.format(reason=bcc_reason(error)), http_status=400, code=code)
+    if error.code == errors.KEYPAIR_DESCRIPTION_INVALID:
+        message = messages.DESCRIPTION_REJECTED.format(reason=bcc_reason(error))
+        return ServiceFailed(message, http_status=400, code=code)
+    return None
 
 
 def transport_reason(error: BccError) -> str:

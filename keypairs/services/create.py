@@ -21,7 +21,8 @@ Order matters here, because BCC returns a private key once, ever:
 
 Failures are reported the way every write service reports them (``keypairs.services.errors``):
 ``ServiceRefused`` when nothing was done, ``ServiceFailed`` when the attempt is recorded.
-Delivery claims, reports and purges live in ``keypairs.delivery``.
+Delivery claims, reports and purges live in ``keypairs.delivery``. The steps an import shares
+with this flow (the intent, the limits, a failure settled) are in ``keypairs.services._intent``.
 """
 
 from __future__ import annotations
@@ -34,21 +35,20 @@ from typing import NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, IntegrityError, transaction
-from django.utils import timezone
+from django.db import DatabaseError, transaction
 
-from keypairs import limits, messages
-from keypairs.audit import Origin, audit_record, ensure_outside_transaction
-from keypairs.bcc import errors
+from keypairs import messages
+from keypairs.audit import Origin, ensure_outside_transaction
 from keypairs.bcc.errors import KEYPAIR_NOT_EXIST, BccApiError, BccError, BccOutcomeUnknown
 from keypairs.bcc.factory import get_client
 from keypairs.bcc.fingerprints import sha256_fingerprint
 from keypairs.delivery import delivery_create
 from keypairs.delivery_crypto import download_token_for, form_token_hash
 from keypairs.models import AuditEvent, KeyPairRequest
-from keypairs.reconcile import keypair_reconcile
-from keypairs.services.bcc_failures import bcc_reason, is_misconfiguration, transport_reason
-from keypairs.services.errors import ServiceFailed, ServiceRefused
+from keypairs.services import _intent
+from keypairs.services._auditor import auditor_for
+from keypairs.services.bcc_failures import error_code
+from keypairs.services.errors import ServiceFailed
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +57,14 @@ Outcome = AuditEvent.Outcome
 Status = KeyPairRequest.Status
 
 FORM_ALREADY_USED = "This form was already used. Reload the page to create another key pair."
-# The code of the refusal of someone else's form: never reveal what it created.
-FORM_NOT_YOURS = "form_already_used"
-# The error code recorded when the portal has no usable BCC settings (no client could be made).
-SETTINGS_INCOMPLETE = "portal_settings_incomplete"
 # The codes recorded when BCC created a key pair whose private key the portal could not store:
 # deleted again in BCC, or left there (an orphan an operator must delete).
 NOT_STORED = "delivery_not_stored"
 ORPHANED = "delivery_not_stored_keypair_orphaned"
 # The code recorded when BCC answered after reconciliation had taken the request over.
 ANSWERED_TOO_LATE = "answered_after_reconciliation"
+
+FLOW = _intent.Flow(verb="create", failed=Action.FAILED, logger=logger)
 
 
 class _NoLongerPending(Exception):
@@ -112,33 +110,24 @@ def keypair_create(
     # Derived before anything is written or BCC is called: a missing key must stop here.
     download_token = _download_token(form_token=form_token, browser_session=browser_session)
     token_hash = form_token_hash(form_token)
-    earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
+    earlier = _intent.earlier_attempt(token_hash)
     if earlier is not None:
         return _replayed(earlier, user=user, download_token=download_token)
-    refusal = limits.limit_check(user=user, region=region, claim=token_hash)
-    if refusal is not None:
-        _refused(refusal, user=user, name=name, region=region, origin=origin)
-        raise ServiceRefused(
-            refusal.message, http_status=refusal.http_status, code=refusal.kind, retry_after=refusal.retry_after
-        )
-    try:
-        with transaction.atomic():
-            intent = KeyPairRequest.objects.create(
-                owner=user,
-                form_token_hash=token_hash,
-                # Sent to BCC as clientToken: a transport-level replay can never make a second key pair.
-                client_token=secrets.token_hex(32),
-                region=region,
-                name=name,
-                description=description,
-            )
-    except IntegrityError:
+    _intent.check_limits(FLOW, user=user, name=name, region=region, claim=token_hash, origin=origin)
+    intent = _intent.record_intent(
+        user=user,
+        token_hash=token_hash,
+        # Sent to BCC as clientToken: a transport-level replay can never make a second key pair.
+        client_token=secrets.token_hex(32),
+        region=region,
+        name=name,
+        description=description,
+    )
+    if intent is None:
         # A concurrent submission of the same form won: this one is no new create.
-        limits.rate_limit_release(user=user, claim=token_hash)
-        earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
-        return _replayed(earlier, user=user, download_token=download_token)
+        return _replayed(_intent.earlier_attempt(token_hash), user=user, download_token=download_token)
 
-    audit = _auditor(user=user, origin=origin, intent=intent)
+    audit = auditor_for(user=user, origin=origin, keypair_request=intent)
     audit(action=Action.REQUESTED, outcome=Outcome.SUCCESS)
 
     started = time.monotonic()
@@ -149,16 +138,15 @@ def keypair_create(
     except BccError as error:
         _failed(intent, error, audit=audit, origin=origin)
     except ImproperlyConfigured as error:
-        # get_client refuses incomplete BCC settings. Production does not start without them,
-        # but a development portal can get here; the intent must not stay "pending" forever.
-        _misconfigured(intent, error, audit=audit, origin=origin)
+        # get_client refuses incomplete BCC settings.
+        _intent.settle_misconfigured(FLOW, intent, error, audit=audit, origin=origin)
     latency_ms = _ms_since(started)
 
     try:
         with transaction.atomic():
             if not KeyPairRequest.objects.select_for_update().filter(pk=intent.pk, status=Status.PENDING).exists():
                 raise _NoLongerPending
-            _finish(
+            _intent.finish(
                 intent,
                 status=Status.CREATED,
                 keypair_id=keypair.keypair_id,
@@ -196,8 +184,7 @@ def _download_token(*, form_token: str, browser_session: str) -> str:
 
 
 def _replayed(earlier: KeyPairRequest | None, *, user, download_token: str) -> CreateResult:
-    if earlier is None or earlier.owner_id != user.pk:
-        raise ServiceRefused(FORM_ALREADY_USED, http_status=409, code=FORM_NOT_YOURS)
+    earlier = _intent.refuse_someone_elses(earlier, user=user, message=FORM_ALREADY_USED)
     # Still being created, or created: the first response's cookie may never have reached the
     # browser, so this response carries the same one. Another session resubmitting the form
     # gets a token derived from its own session, which opens nothing.
@@ -207,118 +194,14 @@ def _replayed(earlier: KeyPairRequest | None, *, user, download_token: str) -> C
 
 
 def _failed(intent: KeyPairRequest, error: BccError, *, audit, origin: Origin) -> NoReturn:
-    unknown = isinstance(error, BccOutcomeUnknown)
-    code = getattr(error, "code", "") or getattr(error, "kind", "")
-    facing = _failure_for(error, region=intent.region, reference=origin.portal_request_id, code=code)
-    # An unknown outcome is reconciled below, which tells the operators itself if it cannot be.
-    if facing.operators_must_act and not unknown:
-        # The operators' copy: the code and BCC's request id, never a key, token or body.
-        logger.error(
-            "BCC create failed and needs an operator: code=%s region=%s bcc_request_id=%s portal_request_id=%s: %s",
-            code,
-            intent.region,
-            error.request_id or "-",
-            origin.portal_request_id or "-",
-            error,
-        )
-    with transaction.atomic():
-        _finish(
-            intent,
-            status=Status.UNKNOWN if unknown else Status.FAILED,
-            bcc_request_id=error.request_id or "",
-            error_code=code,
-            error_message=facing.message,
-        )
-    audit(
-        action=Action.OUTCOME_UNKNOWN if unknown else Action.FAILED,
-        outcome=Outcome.UNKNOWN if unknown else Outcome.FAILURE,
-        bcc_request_id=error.request_id or "",
-        bcc_error_code=code,
-        latency_ms=error.latency_ms,
-        # For an unknown outcome, what happened on the wire (read_timeout, connection_lost, a
-        # gateway's bad_response) tells an operator where to look.
-        detail=f"{error} ({error.reason})" if unknown else str(error),
-    )
-    if unknown:
-        _reconciled(intent, error, code=code, origin=origin)
-    facing.keypair_request = intent
-    raise facing
-
-
-def _failure_for(error: BccError, *, region: str, reference: str, code: str) -> ServiceFailed:
-    """The sentence for a create that BCC refused or that never got an answer."""
-    if isinstance(error, BccApiError):
-        if error.code == errors.KEYPAIR_NAME_INVALID:
-            return ServiceFailed(messages.NAME_REJECTED.format(reason=bcc_reason(error)), http_status=400, code=code)
-        if error.code == errors.KEYPAIR_DESCRIPTION_INVALID:
-            message = messages.DESCRIPTION_REJECTED.format(reason=bcc_reason(error))
-            return ServiceFailed(message, http_status=400, code=code)
-        if error.code == errors.KEYPAIR_QUOTA_EXCEEDED:
-            return ServiceFailed(messages.QUOTA_EXCEEDED.format(region=region), http_status=409, code=code)
-        if is_misconfiguration(error):
-            message = messages.PORTAL_MISCONFIGURED.format(reference=reference)
-            return ServiceFailed(message, http_status=502, code=code, operators_must_act=True)
-        return ServiceFailed(messages.BCC_FAILED.format(code=error.code), http_status=502, code=code)
+    code = error_code(error)
+    facing = _intent.failure_for(error, region=intent.region, reference=origin.portal_request_id, code=code)
+    _intent.settle_failure(FLOW, intent, error, facing, audit=audit, origin=origin)
     if isinstance(error, BccOutcomeUnknown):
-        message = messages.OUTCOME_UNKNOWN.format(reference=reference)
-        return ServiceFailed(message, http_status=504, code=code, operators_must_act=True)
-    # Every other transport error is certain: the request never reached BCC.
-    message = messages.BCC_UNAVAILABLE.format(reason=transport_reason(error))
-    return ServiceFailed(message, http_status=503, code=code)
-
-
-def _reconciled(intent: KeyPairRequest, error: BccOutcomeUnknown, *, code: str, origin: Origin) -> NoReturn:
-    """No answer came: look the key pair up in BCC now, delete it if it exists, and say what was found."""
-    logger.warning(
-        "BCC create outcome unknown (%s): region=%s bcc_request_id=%s portal_request_id=%s; reconciling",
-        error.reason,
-        intent.region,
-        error.request_id or "-",
-        origin.portal_request_id or "-",
-    )
-    reconciliation = keypair_reconcile(keypair_request=intent, origin=origin)
-    settled = reconciliation.keypair_request
-    # The sentence was written on the request by the reconciliation, whatever it found.
-    raise ServiceFailed(
-        settled.error_message,
-        http_status=504,
-        code=code,
-        operators_must_act=not reconciliation.settled,
-        keypair_request=settled,
-    )
-
-
-def _refused(refusal: limits.LimitRefusal, *, user, name: str, region: str, origin: Origin) -> None:
-    """The audit row of a create the portal's limits refused; no KeyPairRequest is made for it."""
-    audit_record(
-        action=Action.FAILED,
-        outcome=Outcome.DENIED,
-        actor=user,
-        origin=origin,
-        region=region,
-        keypair_name=name,
-        bcc_error_code=limits.PORTAL_LIMIT,
-        detail=refusal.detail,
-    )
-
-
-def _misconfigured(intent: KeyPairRequest, error: ImproperlyConfigured, *, audit, origin: Origin) -> NoReturn:
-    """No BCC client could be made: nothing was sent, and only an operator can fix it."""
-    message = messages.PORTAL_MISCONFIGURED.format(reference=origin.portal_request_id)
-    facing = ServiceFailed(
-        message, http_status=502, code=SETTINGS_INCOMPLETE, operators_must_act=True, keypair_request=intent
-    )
-    # ImproperlyConfigured from the factory names settings, never their values.
-    logger.error(
-        "BCC create failed and needs an operator: code=%s region=%s portal_request_id=%s: %s",
-        SETTINGS_INCOMPLETE,
-        intent.region,
-        origin.portal_request_id or "-",
-        error,
-    )
-    with transaction.atomic():
-        _finish(intent, status=Status.FAILED, error_code=SETTINGS_INCOMPLETE, error_message=facing.message)
-    audit(action=Action.FAILED, outcome=Outcome.FAILURE, bcc_error_code=SETTINGS_INCOMPLETE, detail=str(error))
+        # The key pair the call may have made is looked up in BCC and deleted; the sentence
+        # was written on the request by the reconciliation, whatever it found.
+        raise _intent.not_made(_intent.reconcile_lost_answer(FLOW, intent, error, origin=origin), code=code)
+    facing.keypair_request = intent
     raise facing
 
 
@@ -335,7 +218,9 @@ def _undo_unstored(intent: KeyPairRequest, *, keypair_id: str, audit, origin: Or
         facing = ServiceFailed(message, http_status=500, code=code, operators_must_act=True, keypair_request=intent)
     try:
         with transaction.atomic():
-            _finish(intent, status=Status.FAILED, keypair_id=keypair_id, error_code=code, error_message=facing.message)
+            _intent.finish(
+                intent, status=Status.FAILED, keypair_id=keypair_id, error_code=code, error_message=facing.message
+            )
     except DatabaseError:
         logger.exception("Could not record the failure of key pair request %s", intent.public_id)
     audit(action=Action.FAILED, outcome=Outcome.FAILURE, keypair_id=keypair_id, bcc_error_code=code, detail=detail)
@@ -391,29 +276,6 @@ def _delete_in_bcc(intent: KeyPairRequest, *, keypair_id: str, origin: Origin, w
         )
         return False
     return True
-
-
-def _finish(intent: KeyPairRequest, **values) -> None:
-    values["completed_at"] = timezone.now()
-    for name, value in values.items():
-        setattr(intent, name, value)
-    intent.save(update_fields=list(values))
-
-
-def _auditor(*, user, origin: Origin, intent: KeyPairRequest):
-    """An ``audit_record`` with this create's actor, origin, region and name filled in."""
-
-    def record(**fields) -> None:
-        fields.setdefault("keypair_id", intent.keypair_id)
-        audit_record(
-            actor=user,
-            origin=origin,
-            region=intent.region,
-            keypair_name=intent.name,
-            **fields,
-        )
-
-    return record
 
 
 def _sha256_or_blank(public_key: str) -> str:

@@ -22,6 +22,9 @@ What differs, and why:
 - ``Keypair.KeypairPublicKeyExist``: BCC holds a key pair with this public key already. If it
   is one of the person's own (their records, matched by fingerprint), the failure carries it
   so the page can link to it; a key pair of anyone else is never named.
+
+The steps both flows share (the intent, the limits, a failure settled) are in
+``keypairs.services._intent``.
 """
 
 from __future__ import annotations
@@ -30,24 +33,23 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import NoReturn
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from keypairs import limits, messages
-from keypairs.audit import Origin, audit_record, ensure_outside_transaction
+from keypairs.audit import Origin, ensure_outside_transaction
 from keypairs.bcc.errors import KEYPAIR_PUBLIC_KEY_EXISTS, BccApiError, BccError, BccOutcomeUnknown
 from keypairs.bcc.factory import get_client
 from keypairs.delivery_crypto import form_token_hash
 from keypairs.models import AuditEvent, KeyPairRequest
 from keypairs.public_keys import InspectedPublicKey
-from keypairs.reconcile import keypair_reconcile
-from keypairs.services.create import FORM_NOT_YOURS, SETTINGS_INCOMPLETE, _failure_for
-from keypairs.services.errors import ServiceFailed, ServiceRefused
+from keypairs.services import _intent
+from keypairs.services._auditor import auditor_for
+from keypairs.services.bcc_failures import error_code
+from keypairs.services.errors import ServiceFailed
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ PUBLIC_KEY_EXISTS = _(
     "This public key is already in BCC, in a key pair that is not yours. Nothing was imported. "
     "Use another key pair of your own, or generate one in your browser."
 )
+
+FLOW = _intent.Flow(verb="import", failed=Action.IMPORT_FAILED, logger=logger)
 
 
 @dataclass(frozen=True)
@@ -105,43 +109,26 @@ def keypair_import(
     """
     ensure_outside_transaction()
     token_hash = form_token_hash(form_token)
-    earlier = KeyPairRequest.objects.filter(form_token_hash=token_hash).first()
+    earlier = _intent.earlier_attempt(token_hash)
     if earlier is not None:
         return _replayed(earlier, user=user)
-    refusal = limits.limit_check(user=user, region=region, claim=token_hash)
-    if refusal is not None:
-        audit_record(
-            action=Action.IMPORT_FAILED,
-            outcome=Outcome.DENIED,
-            actor=user,
-            origin=origin,
-            region=region,
-            keypair_name=name,
-            bcc_error_code=limits.PORTAL_LIMIT,
-            detail=refusal.detail,
-        )
-        raise ServiceRefused(
-            refusal.message, http_status=refusal.http_status, code=refusal.kind, retry_after=refusal.retry_after
-        )
-    try:
-        with transaction.atomic():
-            intent = KeyPairRequest.objects.create(
-                owner=user,
-                kind=KeyPairRequest.Kind.IMPORT,
-                form_token_hash=token_hash,
-                client_token=secrets.token_hex(32),
-                region=region,
-                name=name,
-                description=description,
-                # Known before BCC answers: a lost answer is matched by this fingerprint.
-                public_key=public_key.openssh_line,
-                fingerprint_sha256=public_key.sha256_fingerprint,
-            )
-    except IntegrityError:
-        limits.rate_limit_release(user=user, claim=token_hash)
-        return _replayed(KeyPairRequest.objects.filter(form_token_hash=token_hash).first(), user=user)
+    _intent.check_limits(FLOW, user=user, name=name, region=region, claim=token_hash, origin=origin)
+    intent = _intent.record_intent(
+        user=user,
+        token_hash=token_hash,
+        kind=KeyPairRequest.Kind.IMPORT,
+        client_token=secrets.token_hex(32),
+        region=region,
+        name=name,
+        description=description,
+        # Known before BCC answers: a lost answer is matched by this fingerprint.
+        public_key=public_key.openssh_line,
+        fingerprint_sha256=public_key.sha256_fingerprint,
+    )
+    if intent is None:
+        return _replayed(_intent.earlier_attempt(token_hash), user=user)
 
-    audit = _auditor(user=user, origin=origin, intent=intent)
+    audit = auditor_for(user=user, origin=origin, keypair_request=intent)
     audit(
         action=Action.IMPORT_REQUESTED, outcome=Outcome.SUCCESS, detail=f"fingerprint {public_key.sha256_fingerprint}"
     )
@@ -154,7 +141,7 @@ def keypair_import(
     except BccError as error:
         return _failed(intent, error, user=user, audit=audit, origin=origin)
     except ImproperlyConfigured as error:
-        _misconfigured(intent, error, audit=audit, origin=origin)
+        _intent.settle_misconfigured(FLOW, intent, error, audit=audit, origin=origin)
     latency_ms = int((time.monotonic() - started) * 1000)
 
     # A late answer (reconciliation took the request over meanwhile) is stored all the same:
@@ -183,107 +170,34 @@ def keypair_import(
 
 
 def _replayed(earlier: KeyPairRequest | None, *, user) -> ImportResult:
-    if earlier is None or earlier.owner_id != user.pk:
-        raise ServiceRefused(gettext(IMPORT_FORM_ALREADY_USED), http_status=409, code=FORM_NOT_YOURS)
+    earlier = _intent.refuse_someone_elses(earlier, user=user, message=gettext(IMPORT_FORM_ALREADY_USED))
     return ImportResult(earlier, replayed=True)
 
 
 def _failed(intent: KeyPairRequest, error: BccError, *, user, audit, origin: Origin) -> ImportResult:
-    unknown = isinstance(error, BccOutcomeUnknown)
-    code = getattr(error, "code", "") or getattr(error, "kind", "")
+    code = error_code(error)
     if isinstance(error, BccApiError) and error.code == KEYPAIR_PUBLIC_KEY_EXISTS:
-        own = (
-            KeyPairRequest.objects.filter(
-                owner=user, fingerprint_sha256=intent.fingerprint_sha256, status=Status.CREATED
-            )
-            .exclude(pk=intent.pk)
-            .order_by("-created_at")
-            .first()
-        )
-        message = gettext(PUBLIC_KEY_EXISTS_OWN) % {"name": own.name} if own else gettext(PUBLIC_KEY_EXISTS)
-        facing: ServiceFailed = PublicKeyAlreadyInBcc(message, own_keypair=own, http_status=409, code=code)
+        facing: ServiceFailed = _already_in_bcc(intent, user=user, code=code)
     else:
-        facing = _failure_for(error, region=intent.region, reference=origin.portal_request_id, code=code)
-    if facing.operators_must_act and not unknown:
-        logger.error(
-            "BCC import failed and needs an operator: code=%s region=%s bcc_request_id=%s portal_request_id=%s: %s",
-            code,
-            intent.region,
-            error.request_id or "-",
-            origin.portal_request_id or "-",
-            error,
-        )
-    with transaction.atomic():
-        _finish(
-            intent,
-            status=Status.UNKNOWN if unknown else Status.FAILED,
-            bcc_request_id=error.request_id or "",
-            error_code=code,
-            error_message=str(facing.message)[:500],
-        )
-    audit(
-        action=Action.OUTCOME_UNKNOWN if unknown else Action.IMPORT_FAILED,
-        outcome=Outcome.UNKNOWN if unknown else Outcome.FAILURE,
-        bcc_request_id=error.request_id or "",
-        bcc_error_code=code,
-        latency_ms=error.latency_ms,
-        detail=f"{error} ({error.reason})" if unknown else str(error),
-    )
-    if unknown:
-        return _reconciled(intent, error, code=code, origin=origin)
+        facing = _intent.failure_for(error, region=intent.region, reference=origin.portal_request_id, code=code)
+    _intent.settle_failure(FLOW, intent, error, facing, audit=audit, origin=origin)
+    if isinstance(error, BccOutcomeUnknown):
+        # Reconciliation looks for the key pair by name and fingerprint, and keeps it if it is there.
+        reconciliation = _intent.reconcile_lost_answer(FLOW, intent, error, origin=origin)
+        if reconciliation.keypair_request.status == Status.CREATED:
+            return ImportResult(reconciliation.keypair_request)
+        raise _intent.not_made(reconciliation, code=code)
     facing.keypair_request = intent
     raise facing
 
 
-def _reconciled(intent: KeyPairRequest, error: BccOutcomeUnknown, *, code: str, origin: Origin) -> ImportResult:
-    """No answer came: look for the key pair by name and fingerprint now, and keep it if it is there."""
-    logger.warning(
-        "BCC import outcome unknown (%s): region=%s bcc_request_id=%s portal_request_id=%s; reconciling",
-        error.reason,
-        intent.region,
-        error.request_id or "-",
-        origin.portal_request_id or "-",
+def _already_in_bcc(intent: KeyPairRequest, *, user, code: str) -> PublicKeyAlreadyInBcc:
+    """BCC holds this public key already: name the key pair only if it is the person's own."""
+    own = (
+        KeyPairRequest.objects.filter(owner=user, fingerprint_sha256=intent.fingerprint_sha256, status=Status.CREATED)
+        .exclude(pk=intent.pk)
+        .order_by("-created_at")
+        .first()
     )
-    reconciliation = keypair_reconcile(keypair_request=intent, origin=origin)
-    settled = reconciliation.keypair_request
-    if settled.status == Status.CREATED:
-        return ImportResult(settled)
-    raise ServiceFailed(
-        settled.error_message,
-        http_status=504,
-        code=code,
-        operators_must_act=not reconciliation.settled,
-        keypair_request=settled,
-    )
-
-
-def _misconfigured(intent: KeyPairRequest, error: ImproperlyConfigured, *, audit, origin: Origin) -> NoReturn:
-    message = messages.PORTAL_MISCONFIGURED.format(reference=origin.portal_request_id)
-    logger.error(
-        "BCC import failed and needs an operator: code=%s region=%s portal_request_id=%s: %s",
-        SETTINGS_INCOMPLETE,
-        intent.region,
-        origin.portal_request_id or "-",
-        error,
-    )
-    with transaction.atomic():
-        _finish(intent, status=Status.FAILED, error_code=SETTINGS_INCOMPLETE, error_message=message)
-    audit(action=Action.IMPORT_FAILED, outcome=Outcome.FAILURE, bcc_error_code=SETTINGS_INCOMPLETE, detail=str(error))
-    raise ServiceFailed(
-        message, http_status=502, code=SETTINGS_INCOMPLETE, operators_must_act=True, keypair_request=intent
-    )
-
-
-def _finish(intent: KeyPairRequest, **values) -> None:
-    values["completed_at"] = timezone.now()
-    for name, value in values.items():
-        setattr(intent, name, value)
-    intent.save(update_fields=list(values))
-
-
-def _auditor(*, user, origin: Origin, intent: KeyPairRequest):
-    def record(**fields) -> None:
-        fields.setdefault("keypair_id", intent.keypair_id)
-        audit_record(actor=user, origin=origin, region=intent.region, keypair_name=intent.name, **fields)
-
-    return record
+    message = gettext(PUBLIC_KEY_EXISTS_OWN) % {"name": own.name} if own else gettext(PUBLIC_KEY_EXISTS)
+    return PublicKeyAlreadyInBcc(message, own_keypair=own, http_status=409, code=code)
