@@ -10,24 +10,27 @@ what a key pair was called when. The record is updated only after BCC accepted t
 change BCC refused or never answered leaves the record as it was and is audited
 ``change_failed``, outside any transaction. Both changes are safe to repeat, so a change that
 got no answer may simply be tried again. When the rename succeeds and the description does not,
-the rename stands (it is done in BCC) and the sentence says so.
+the rename stands (it is done in BCC) and the sentence says so. What a change shares with a
+delete (the owner check, the failures it does not word itself) is in ``keypairs.services._owned``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from keypairs import messages
-from keypairs.audit import Origin, audit_record, ensure_outside_transaction
+from keypairs.audit import Origin, ensure_outside_transaction
 from keypairs.bcc import errors
-from keypairs.bcc.errors import BccApiError, BccError, BccTransportError
+from keypairs.bcc.errors import BccApiError, BccError
 from keypairs.bcc.factory import get_client
 from keypairs.models import AuditEvent, KeyPairRequest
-from keypairs.services.bcc_failures import bcc_reason, error_code, is_misconfiguration, transport_reason
+from keypairs.services import _owned
+from keypairs.services._auditor import auditor_for
+from keypairs.services.bcc_failures import error_code, input_refusal
 from keypairs.services.errors import ServiceFailed, ServiceRefused
 
 logger = logging.getLogger(__name__)
@@ -36,7 +39,6 @@ Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
 Status = KeyPairRequest.Status
 
-NO_SUCH_KEYPAIR = _("There is no such key pair.")
 NOT_IN_BCC = _("This key pair is not in BCC, so it cannot be renamed or described.")
 NOTHING_CHANGED = _("Nothing changed: the name and the description are as they were.")
 CHANGED = _("Key pair {name} is saved.")
@@ -53,7 +55,16 @@ MISCONFIGURED = _(
 REFUSED = _("BCC could not make the change ({code}). Nothing was changed; please try again in a few minutes.")
 RENAMED_ONLY = _("The key pair was renamed, but its description was not changed:")
 
-SETTINGS_INCOMPLETE = "portal_settings_incomplete"
+# "what" is completed per field: the operators read "BCC name change failed".
+FAILURES = _owned.Failures(
+    what="change",
+    action=Action.CHANGE_FAILED,
+    logger=logger,
+    misconfigured=MISCONFIGURED,
+    refused=REFUSED,
+    no_answer=NO_ANSWER,
+    unavailable=UNAVAILABLE,
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +92,7 @@ def keypair_change(
     did not make a change (the record keeps what BCC still holds).
     """
     ensure_outside_transaction()
-    if user is None or keypair_request.owner_id != user.pk:
-        raise ServiceRefused(str(NO_SUCH_KEYPAIR), http_status=404, code="not_found")
+    _owned.refuse_unless_owned(user=user, keypair_request=keypair_request)
     if keypair_request.status != Status.CREATED or not keypair_request.keypair_id:
         raise ServiceRefused(str(NOT_IN_BCC), http_status=409, code="not_in_bcc")
 
@@ -105,17 +115,8 @@ def keypair_change(
 def _change(keypair_request: KeyPairRequest, *, field: str, new: str, user, origin: Origin) -> None:
     """One BCC call for one field, then the record and its audit row; raises ``ServiceFailed``."""
     old = getattr(keypair_request, field)
-
-    def audit(**fields) -> None:
-        audit_record(
-            actor=user,
-            origin=origin,
-            region=keypair_request.region,
-            keypair_name=keypair_request.name,
-            keypair_id=keypair_request.keypair_id,
-            **fields,
-        )
-
+    audit = auditor_for(user=user, origin=origin, keypair_request=keypair_request)
+    failures = dataclasses.replace(FAILURES, what=f"{field} change")
     try:
         client = get_client(keypair_request.region)
         if field == "name":
@@ -124,47 +125,13 @@ def _change(keypair_request: KeyPairRequest, *, field: str, new: str, user, orig
             client.update_keypair_description(keypair_request.keypair_id, description=new)
     except BccError as error:
         code = error_code(error)
-        facing = _failure_for(error, code=code, reference=origin.portal_request_id)
+        facing = _failure_for(error, code=code, reference=origin.portal_request_id, keypair_request=keypair_request)
         facing.keypair_request = keypair_request
-        if facing.operators_must_act:
-            logger.error(
-                "BCC %s change failed and needs an operator: code=%s region=%s bcc_request_id=%s "
-                "portal_request_id=%s: %s",
-                field,
-                code,
-                keypair_request.region,
-                error.request_id or "-",
-                origin.portal_request_id or "-",
-                error,
-            )
-        audit(
-            action=Action.CHANGE_FAILED,
-            outcome=Outcome.FAILURE,
-            bcc_request_id=error.request_id or "",
-            bcc_error_code=code,
-            latency_ms=error.latency_ms,
-            detail=_detail(field, old, new, prefix=f"not changed ({error}): "),
-        )
+        detail = _detail(field, old, new, prefix=f"not changed ({error}): ")
+        _owned.record_failure(failures, keypair_request, error, facing, detail=detail, audit=audit, origin=origin)
         raise facing from None
     except ImproperlyConfigured as error:
-        logger.error(
-            "BCC %s change failed and needs an operator: code=%s region=%s portal_request_id=%s: %s",
-            field,
-            SETTINGS_INCOMPLETE,
-            keypair_request.region,
-            origin.portal_request_id or "-",
-            error,
-        )
-        audit(
-            action=Action.CHANGE_FAILED, outcome=Outcome.FAILURE, bcc_error_code=SETTINGS_INCOMPLETE, detail=str(error)
-        )
-        raise ServiceFailed(
-            MISCONFIGURED.format(reference=origin.portal_request_id),
-            http_status=502,
-            code=SETTINGS_INCOMPLETE,
-            operators_must_act=True,
-            keypair_request=keypair_request,
-        ) from None
+        raise _owned.misconfigured(failures, keypair_request, error, audit=audit, origin=origin) from None
 
     KeyPairRequest.objects.filter(pk=keypair_request.pk).update(**{field: new})
     setattr(keypair_request, field, new)
@@ -177,20 +144,12 @@ def _detail(field: str, old: str, new: str, *, prefix: str = "") -> str:
     return f'{prefix}{field} "{old}" -> "{new}"'
 
 
-def _failure_for(error: BccError, *, code: str, reference: str) -> ServiceFailed:
+def _failure_for(error: BccError, *, code: str, reference: str, keypair_request: KeyPairRequest) -> ServiceFailed:
     """The sentence for a change BCC refused or never answered; the create form's for invalid input."""
     if isinstance(error, BccApiError):
-        if error.code == errors.KEYPAIR_NAME_INVALID:
-            return ServiceFailed(messages.NAME_REJECTED.format(reason=bcc_reason(error)), http_status=400, code=code)
-        if error.code == errors.KEYPAIR_DESCRIPTION_INVALID:
-            message = messages.DESCRIPTION_REJECTED.format(reason=bcc_reason(error))
-            return ServiceFailed(message, http_status=400, code=code)
+        refused_input = input_refusal(error, code=code)
+        if refused_input is not None:
+            return refused_input
         if error.code == errors.KEYPAIR_NOT_EXIST:
             return ServiceFailed(str(GONE), http_status=409, code=code)
-        if is_misconfiguration(error):
-            message = MISCONFIGURED.format(reference=reference)
-            return ServiceFailed(message, http_status=502, code=code, operators_must_act=True)
-        return ServiceFailed(REFUSED.format(code=error.code), http_status=502, code=code)
-    if isinstance(error, BccTransportError) and error.sent:
-        return ServiceFailed(str(NO_ANSWER), http_status=504, code=code)
-    return ServiceFailed(UNAVAILABLE.format(reason=transport_reason(error)), http_status=503, code=code)
+    return _owned.failure_for(FAILURES, error, code=code, reference=reference, keypair_request=keypair_request)

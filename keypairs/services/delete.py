@@ -21,7 +21,9 @@ Order and guarantees:
    second try finds it gone and records it so.
 
 Another person's key pair does not exist here (``ServiceRefused``, 404): the views already
-answer 404 before calling, and the check is repeated where the write happens.
+answer 404 before calling, and the check is repeated where the write happens. What a delete
+shares with a change (that check, the failures it does not word itself) is in
+``keypairs.services._owned``.
 """
 
 from __future__ import annotations
@@ -35,14 +37,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from keypairs.audit import Origin, audit_record, ensure_outside_transaction
+from keypairs.audit import Origin, ensure_outside_transaction
 from keypairs.bcc import errors
-from keypairs.bcc.errors import BccApiError, BccError, BccTransportError
+from keypairs.bcc.errors import BccApiError, BccError
 from keypairs.bcc.factory import get_client
 from keypairs.bcc_state import Presence, keypair_in_bcc
 from keypairs.delivery import delivery_wipe
 from keypairs.models import AuditEvent, KeyPairRequest
-from keypairs.services.bcc_failures import error_code, is_misconfiguration, transport_reason
+from keypairs.services import _owned
+from keypairs.services._auditor import auditor_for
+from keypairs.services.bcc_failures import error_code
 from keypairs.services.errors import ServiceFailed, ServiceRefused
 
 logger = logging.getLogger(__name__)
@@ -51,7 +55,6 @@ Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
 Status = KeyPairRequest.Status
 
-NO_SUCH_KEYPAIR = _("There is no such key pair.")
 NOT_IN_BCC = _("This key pair was never made in BCC, so there is nothing to delete.")
 ALREADY_DELETED = _("This key pair is already deleted.")
 DELETED = _("Key pair {name} is deleted: nobody can use it to sign in to a new instance.")
@@ -85,8 +88,15 @@ MISCONFIGURED = _(
 )
 REFUSED = _("BCC could not delete the key pair ({code}). Nothing changed; please try again in a few minutes.")
 
-# The code recorded when the portal has no usable BCC settings (no client could be made).
-SETTINGS_INCOMPLETE = "portal_settings_incomplete"
+FAILURES = _owned.Failures(
+    what="delete",
+    action=Action.DELETE_FAILED,
+    logger=logger,
+    misconfigured=MISCONFIGURED,
+    refused=REFUSED,
+    no_answer=NO_ANSWER,
+    unavailable=UNAVAILABLE,
+)
 
 DETAIL_DELETED = "deleted in BCC"
 DETAIL_ALREADY_GONE = "BCC no longer had it (Keypair.KeypairNotExist); recorded as deleted"
@@ -116,23 +126,13 @@ def keypair_delete(*, user, keypair_request: KeyPairRequest, origin: Origin) -> 
     and ``ServiceFailed`` when BCC did not delete it (the record is unchanged).
     """
     ensure_outside_transaction()
-    if user is None or keypair_request.owner_id != user.pk:
-        raise ServiceRefused(str(NO_SUCH_KEYPAIR), http_status=404, code="not_found")
+    _owned.refuse_unless_owned(user=user, keypair_request=keypair_request)
     if keypair_request.status == Status.DELETED:
         raise ServiceRefused(str(ALREADY_DELETED), http_status=409, code="already_deleted")
     if keypair_request.status != Status.CREATED or not keypair_request.keypair_id:
         raise ServiceRefused(str(NOT_IN_BCC), http_status=409, code="not_in_bcc")
 
-    def audit(**fields) -> None:
-        audit_record(
-            actor=user,
-            origin=origin,
-            region=keypair_request.region,
-            keypair_name=keypair_request.name,
-            keypair_id=keypair_request.keypair_id,
-            **fields,
-        )
-
+    audit = auditor_for(user=user, origin=origin, keypair_request=keypair_request)
     audit(action=Action.DELETE_REQUESTED, outcome=Outcome.SUCCESS)
     already_gone = False
     try:
@@ -144,7 +144,7 @@ def keypair_delete(*, user, keypair_request: KeyPairRequest, origin: Origin) -> 
     except BccError as error:
         _failed(keypair_request, error, audit=audit, origin=origin)
     except ImproperlyConfigured as error:
-        _misconfigured(keypair_request, error, audit=audit, origin=origin)
+        raise _owned.misconfigured(FAILURES, keypair_request, error, audit=audit, origin=origin) from error
 
     erased = _record_deleted(keypair_request)
     detail = (DETAIL_ALREADY_GONE if already_gone else DETAIL_DELETED) + (DETAIL_KEY_ERASED if erased else "")
@@ -169,26 +169,10 @@ def _failed(keypair_request: KeyPairRequest, error: BccError, *, audit, origin: 
     # One more call, only when BCC says the key pair is bound: the sentence names how often.
     bound = _bound_count(keypair_request) if code == errors.DELETE_KEYPAIR_IN_USE else None
     facing = _failure_for(keypair_request, error, code=code, bound=bound, reference=origin.portal_request_id)
-    if facing.operators_must_act:
-        logger.error(
-            "BCC delete failed and needs an operator: code=%s region=%s bcc_request_id=%s portal_request_id=%s: %s",
-            code,
-            keypair_request.region,
-            error.request_id or "-",
-            origin.portal_request_id or "-",
-            error,
-        )
     detail = str(error)
     if code == errors.DELETE_KEYPAIR_IN_USE:
         detail = DETAIL_IN_USE.format(count="unknown" if bound is None else bound)
-    audit(
-        action=Action.DELETE_FAILED,
-        outcome=Outcome.FAILURE,
-        bcc_request_id=error.request_id or "",
-        bcc_error_code=code,
-        latency_ms=error.latency_ms,
-        detail=detail,
-    )
+    _owned.record_failure(FAILURES, keypair_request, error, facing, detail=detail, audit=audit, origin=origin)
     raise facing
 
 
@@ -196,22 +180,11 @@ def _failure_for(
     keypair_request: KeyPairRequest, error: BccError, *, code: str, bound: int | None, reference: str
 ) -> ServiceFailed:
     """The sentence for a delete BCC refused or never answered."""
-    if isinstance(error, BccApiError):
-        if error.code == errors.DELETE_KEYPAIR_IN_USE:
-            said = IN_USE if bound is None else IN_USE_COUNTED % {"count": bound}
-            who = IN_USE_WHO.format(keypair_id=keypair_request.keypair_id)
-            return ServiceFailed(f"{said} {who}", http_status=409, code=code, keypair_request=keypair_request)
-        if is_misconfiguration(error):
-            message = MISCONFIGURED.format(reference=reference)
-            return ServiceFailed(
-                message, http_status=502, code=code, operators_must_act=True, keypair_request=keypair_request
-            )
-        message = REFUSED.format(code=error.code)
-        return ServiceFailed(message, http_status=502, code=code, keypair_request=keypair_request)
-    if isinstance(error, BccTransportError) and error.sent:
-        return ServiceFailed(str(NO_ANSWER), http_status=504, code=code, keypair_request=keypair_request)
-    message = UNAVAILABLE.format(reason=transport_reason(error))
-    return ServiceFailed(message, http_status=503, code=code, keypair_request=keypair_request)
+    if isinstance(error, BccApiError) and error.code == errors.DELETE_KEYPAIR_IN_USE:
+        said = IN_USE if bound is None else IN_USE_COUNTED % {"count": bound}
+        who = IN_USE_WHO.format(keypair_id=keypair_request.keypair_id)
+        return ServiceFailed(f"{said} {who}", http_status=409, code=code, keypair_request=keypair_request)
+    return _owned.failure_for(FAILURES, error, code=code, reference=reference, keypair_request=keypair_request)
 
 
 def _bound_count(keypair_request: KeyPairRequest) -> int | None:
@@ -220,22 +193,3 @@ def _bound_count(keypair_request: KeyPairRequest) -> int | None:
     if lookup.presence is Presence.EXISTS and lookup.keypair is not None:
         return lookup.keypair.instance_count
     return None
-
-
-def _misconfigured(keypair_request: KeyPairRequest, error: ImproperlyConfigured, *, audit, origin: Origin):
-    """No BCC client could be made: nothing was sent, and only an operator can fix it."""
-    logger.error(
-        "BCC delete failed and needs an operator: code=%s region=%s portal_request_id=%s: %s",
-        SETTINGS_INCOMPLETE,
-        keypair_request.region,
-        origin.portal_request_id or "-",
-        error,
-    )
-    audit(action=Action.DELETE_FAILED, outcome=Outcome.FAILURE, bcc_error_code=SETTINGS_INCOMPLETE, detail=str(error))
-    raise ServiceFailed(
-        MISCONFIGURED.format(reference=origin.portal_request_id),
-        http_status=502,
-        code=SETTINGS_INCOMPLETE,
-        operators_must_act=True,
-        keypair_request=keypair_request,
-    )
