@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"x{results[f'list_{which}_over_detail_overhead_p50']:.2f}"
             f" (x{results[f'list_{which}_over_detail_cpu_p50']:.2f})",
         )
-    write_results(f"keypair_list_{args.database}", results)
+    write_results(f"keypair_list_{args.database}" + ("_redis" if args.cache == "redis" else ""), results)
     return results
 
 
