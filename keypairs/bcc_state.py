@@ -195,7 +195,12 @@ def keypairs_in_bcc(*, regions: Iterable[str], max_age: int | None = None) -> Bc
         claim = secrets.token_hex(8)
         mine = [region for region in missing if _take_walk_lock(region, claim)]
         if mine:
-            found.update(_walk_and_store(mine, max_age))
+            # Looked again under the lock: a walker that finished between the first look and
+            # the lock has stored its answer and let the lock go, and must not be walked twice.
+            found.update(_cached(mine, max_age))
+            to_walk = [region for region in mine if region not in found]
+            if to_walk:
+                found.update(_walk_and_store(to_walk, max_age))
             _cache_call(cache.delete_many, [_walk_lock_key(region) for region in mine])
         others = [region for region in missing if region not in found]
         if others:

@@ -362,3 +362,24 @@ def test_nothing_is_said_of_a_record_when_bcc_could_not_be_reached(alice, portal
     comparison = bcc_state.compare_with_bcc(record=record, lookup=state.lookup(region="bj", keypair_id=keypair_id))
 
     assert comparison == bcc_state.NOT_KNOWN
+
+
+def test_a_walk_finished_between_the_first_look_and_the_lock_is_not_walked_again(db, portal_on_sandbox, monkeypatch):
+    for region in REGIONS:
+        imported(region, f"{region}-key")
+    bcc_state.keypairs_in_bcc(regions=REGIONS)  # another page view walked, stored and let the lock go
+    walks_before = list_calls(portal_on_sandbox)
+    # This page view looked at the cache just before that walk stored its answer.
+    real_cached = bcc_state._cached
+    looks = []
+
+    def stale_first_look(regions, max_age):
+        looks.append(list(regions))
+        return {} if len(looks) == 1 else real_cached(regions, max_age)
+
+    monkeypatch.setattr(bcc_state, "_cached", stale_first_look)
+
+    state = bcc_state.keypairs_in_bcc(regions=REGIONS)
+
+    assert list_calls(portal_on_sandbox) == walks_before
+    assert {len(state.regions[region].keypairs) for region in REGIONS} == {1}
