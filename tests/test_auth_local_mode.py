@@ -71,13 +71,13 @@ def test_a_sign_in_goes_where_the_visitor_was_going(client, developer):
     assert response["Location"] == "/keypairs/"
 
 
-def test_an_auditor_lands_in_the_admin(client, db):
+def test_an_auditor_lands_on_the_audit_review(client, db):
     person("audrey", Role.AUDITOR)
 
     response = sign_in(client, "audrey")
 
-    assert response["Location"] == "/admin/"
-    assert client.get("/admin/").status_code == 200
+    assert response["Location"] == "/admin/keypairs/auditevent/"
+    assert client.get("/admin/keypairs/auditevent/").status_code == 200
 
 
 def test_a_wrong_password_is_refused_and_audited_without_the_password(client, developer):

@@ -197,7 +197,7 @@ def test_roles_follow_the_groups_claim_at_every_sign_in(client, oidc_mode):
 
     frank.refresh_from_db()
     assert roles_of(frank) == {Role.AUDITOR}
-    assert response["Location"] == "/admin/"
+    assert response["Location"] == "/admin/keypairs/auditevent/"
     assert reviewer.get("/admin/keypairs/auditevent/").status_code == 200
     assert reviewer.get("/keypairs/new").status_code == 403
 

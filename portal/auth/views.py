@@ -33,14 +33,27 @@ NO_ADMIN_ROLE = "The admin is for auditors and portal admins, and you hold neith
 NOT_THROUGH_PROXY = (
     "This portal is reached through the company's sign-in proxy, and this request did not come through it."
 )
+AUDIT_REVIEW_PERMISSION = "keypairs.view_auditevent"
 PROVIDER_UNAVAILABLE = "The company's sign-in service cannot be reached right now. Please try again in a few minutes."
 
 
 def landing_url(user) -> str:
-    """Where a sign-in lands without a ``next``: the key pairs for developers, the admin for reviewers."""
-    if user is not None and not roles.may_create_keypairs(user) and user.is_staff:
+    """Where a sign-in lands without a ``next``: the key pairs for developers, the review for reviewers.
+
+    A reviewer (staff without the developer role) who may read the audit log lands on its
+    list, the page they came for; other staff land on the admin's index. A developer who
+    also reviews lands on the portal, and reaches the admin from its top bar.
+    """
+    if user is not None and is_reviewer_only(user):
+        if user.has_perm(AUDIT_REVIEW_PERMISSION):
+            return reverse("admin:keypairs_auditevent_changelist")
         return reverse("admin:index")
     return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def is_reviewer_only(user) -> bool:
+    """Staff who do not hold the developer role: the portal's own pages would only refuse them."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_staff and not roles.may_create_keypairs(user))
 
 
 def no_access_response(request: HttpRequest, reason: str, *, status: int = 403) -> HttpResponse:
