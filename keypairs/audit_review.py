@@ -43,6 +43,10 @@ VERIFY_LOCK_CACHE_KEY = "keypairs:audit-chain-verifying"
 VERIFY_LOCK_SECONDS = 15 * 60
 ALREADY_RUNNING_MESSAGE = "A verification of the audit chain is already running; its result will show here."
 
+# ISO-like, with seconds and the zone: "2026-12-03 09:45:21 UTC". Auditors compare times
+# across logs and zones; "7:22 a.m." would leave them guessing.
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
+
 COUNT_CAP = 10_000
 CSV_COLUMNS = (*SIGNED_FIELDS, "prev_hash", "row_hash")
 CSV_CHUNK_SIZE = 2000
@@ -101,6 +105,11 @@ def remember(result: VerificationResult) -> ChainStatus:
 def last_event_id() -> int:
     head = AuditChainHead.objects.filter(pk=AuditChainHead.SINGLETON_ID).values_list("last_event_id", flat=True)
     return head.first() or 0
+
+
+def timestamp(moment: datetime) -> str:
+    """``moment`` in the portal's time zone (``TIME_ZONE``), as TIMESTAMP_FORMAT."""
+    return timezone.localtime(moment).strftime(TIMESTAMP_FORMAT)
 
 
 # --- Counting ------------------------------------------------------------------------------------

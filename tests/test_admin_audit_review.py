@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -91,11 +92,10 @@ def test_the_list_shows_the_columns_an_auditor_needs_newest_first(auditor, log):
     assert shown(response) == [event.pk for event in reversed(log)]
     headers = [header.strip() for header in response.context["cl"].list_display]
     assert headers == [
-        "created_at",
+        "when",
         "actor_username",
-        "action",
+        "action_with_badge",
         "outcome",
-        "is_security_event",
         "region",
         "keypair_name",
         "keypair_id",
@@ -105,6 +105,49 @@ def test_the_list_shows_the_columns_an_auditor_needs_newest_first(auditor, log):
     for text in ("k-web", "req-web", "Download refused", "Denied", "bob"):
         assert text in page
     assert "4 audit events" in page
+
+
+def cells(response, field: str) -> list[str]:
+    """The text of one column's cells, top to bottom, as the auditor sees them."""
+    page = response.content.decode()
+    found = re.findall(rf'<t[dh] class="field-{field}"[^>]*>(.*?)</t[dh]>', page, flags=re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in found]
+
+
+def test_the_list_shows_times_with_seconds_and_the_zone(auditor, log):
+    response = auditor.get(CHANGELIST)
+
+    assert cells(response, "when") == [
+        "2026-10-05 08:00:00 UTC",
+        "2026-10-02 10:00:00 UTC",
+        "2026-10-02 09:00:00 UTC",
+        "2026-09-30 23:00:00 UTC",
+    ]
+    assert "a.m." not in response.content.decode()
+
+
+def test_the_list_shows_times_in_the_portals_zone(auditor, log, settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
+
+    assert cells(auditor.get(CHANGELIST), "when")[0] == "2026-10-05 16:00:00 CST"
+
+
+def test_security_events_carry_a_badge_and_other_rows_no_tick(auditor, log):
+    response = auditor.get(CHANGELIST)
+    page = response.content.decode()
+
+    labels = [AuditEvent.Action(action).label for action in ("downloaded", "download_refused", "failed", "created")]
+    labels[1] += " Security event"
+    assert cells(response, "action_with_badge") == labels
+    assert page.count('class="audit-badge-security"') == 1
+    assert "icon-yes.svg" not in page and "icon-no.svg" not in page
+
+
+def test_the_list_uses_its_own_stylesheet_and_no_inline_style(auditor, log):
+    page = auditor.get(CHANGELIST).content.decode()
+
+    assert "css/audit-review" in page
+    assert ' style="' not in page.split('id="result_list"', 1)[1]
 
 
 @pytest.mark.parametrize(
