@@ -10,7 +10,7 @@ and never reach the admin.
 
 The audit log's pages are built for a million rows and more (``keypairs/audit_review.py``):
 no ``COUNT(*)`` over the table, no ``SELECT DISTINCT`` for the region filter or the date
-hierarchy, a search made of exact matches on indexed columns, and no facet counts. The list
+hierarchy, a search an index answers (prefixes of names, whole ids), and no facet counts. The list
 shows whether the chain verified when last checked, with a button to check again, and the
 filtered set can be exported as a streamed CSV, itself recorded in the log.
 """
@@ -42,6 +42,8 @@ EXPORT_DETAIL = "CSV export of the audit log; filters: {filters}"
 ACKNOWLEDGED_MESSAGE = "Acknowledged: the rebuilt chain head is recorded as reviewed by you."
 NOTHING_TO_ACKNOWLEDGE_MESSAGE = "There is no chain problem waiting for an acknowledgement."
 MAX_EVENT_ID = 2**63 - 1
+# Searched by case-insensitive prefix (indexes: migration 0007); the other search fields exactly.
+PREFIX_SEARCH_FIELDS = frozenset({"actor_username", "keypair_name"})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -178,8 +180,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ("action", "outcome", "is_security_event", RegionFilter, ("created_at", admin.DateFieldListFilter))
     # Shown as the search box's help; get_search_results does the matching.
     search_fields = ("actor_username", "keypair_name", "keypair_id", "bcc_request_id", "portal_request_id")
-    search_help_text = (
-        "Exact match, case sensitive: an actor, a key pair name or id, a BCC or portal request id, an event number."
+    search_help_text = gettext_lazy(
+        "The start of an actor or key pair name (any case), or a whole key pair id, BCC or portal request id, "
+        "or event number."
     )
     date_hierarchy = "created_at"
     ordering = ("-id",)
@@ -210,17 +213,20 @@ class AuditEventAdmin(ReadOnlyAdmin):
         )
 
     def get_search_results(self, request, queryset, search_term):
-        """Exact matches on indexed columns only: a ``LIKE '%term%'`` would read every row.
+        """Matches an index can answer: a ``LIKE '%term%'`` would read every row.
 
-        Case matters, as it does for BCC's names and ids. A whole number also matches the
-        event's own number.
+        Key pair names and actors match by case-insensitive prefix ("web" finds "web-server",
+        "Developer" finds "developer"), served by the indexes of migration 0007. Ids and
+        request ids match exactly, case and all, as BCC's do. A whole number also matches
+        the event's own number.
         """
         term = search_term.strip()
         if not term:
             return queryset, False
         match = Q()
         for field in self.search_fields:
-            match |= Q(**{field: term})
+            lookup = "istartswith" if field in PREFIX_SEARCH_FIELDS else "exact"
+            match |= Q(**{f"{field}__{lookup}": term})
         if term.isdigit() and int(term) <= MAX_EVENT_ID:
             match |= Q(id=int(term))
         return queryset.filter(match), False

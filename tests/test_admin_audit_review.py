@@ -191,9 +191,34 @@ def test_a_search_by_event_number_finds_that_event(auditor, log):
     assert shown(auditor.get(CHANGELIST, {"q": str(log[1].pk)})) == [log[1].pk]
 
 
-def test_a_search_matches_whole_values_only_so_that_an_index_answers_it(auditor, log):
-    assert shown(auditor.get(CHANGELIST, {"q": "we"})) == []
+def test_a_search_matches_ids_whole_and_case_sensitive_so_that_an_index_answers_it(auditor, log):
+    assert shown(auditor.get(CHANGELIST, {"q": "k-we"})) == []
     assert shown(auditor.get(CHANGELIST, {"q": "K-WEB"})) == []
+    assert shown(auditor.get(CHANGELIST, {"q": "req-"})) == []
+
+
+def test_a_search_finds_key_pair_names_by_their_start_in_any_case(auditor, db):
+    server = record(keypair_name="web-server", keypair_id="k-1")
+    record(keypair_name="db-web", keypair_id="k-2")
+
+    assert shown(auditor.get(CHANGELIST, {"q": "web"})) == [server.pk]
+    assert shown(auditor.get(CHANGELIST, {"q": "WEB-S"})) == [server.pk]
+    assert shown(auditor.get(CHANGELIST, {"q": "eb"})) == []  # the start only: an index answers it
+
+
+def test_a_search_finds_people_by_the_start_of_their_name_in_any_case(auditor, db):
+    developer = record(actor_username="developer")
+    record(actor_username="bob")
+
+    assert shown(auditor.get(CHANGELIST, {"q": "Developer"})) == [developer.pk]
+    assert shown(auditor.get(CHANGELIST, {"q": "dev"})) == [developer.pk]
+
+
+def test_a_search_treats_like_wildcards_as_plain_characters(auditor, db):
+    record(keypair_name="web-server")
+
+    assert shown(auditor.get(CHANGELIST, {"q": "%"})) == []
+    assert shown(auditor.get(CHANGELIST, {"q": "w_b"})) == []
 
 
 def test_the_date_hierarchy_offers_the_logs_months_and_drills_down_to_a_day(auditor, log):
