@@ -10,6 +10,7 @@ verified when last checked, and can check again.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from contextlib import contextmanager
@@ -93,12 +94,12 @@ def test_the_list_shows_the_columns_an_auditor_needs_newest_first(auditor, log):
     headers = [header.strip() for header in response.context["cl"].list_display]
     assert headers == [
         "when",
-        "actor_username",
+        "actor_timeline",
         "action_with_badge",
         "outcome",
         "region",
         "keypair_name",
-        "keypair_id",
+        "keypair_id_timeline",
         "bcc_request_id",
     ]
     page = response.content.decode()
@@ -148,6 +149,69 @@ def test_the_list_uses_its_own_stylesheet_and_no_inline_style(auditor, log):
 
     assert "css/audit-review" in page
     assert ' style="' not in page.split('id="result_list"', 1)[1]
+
+
+# --- Timelines ---------------------------------------------------------------------------------------
+
+
+def timeline_link(response, field: str, value: str) -> str:
+    """The href of the first cell of ``field`` that shows ``value``, as the auditor would click it."""
+    page = response.content.decode()
+    pattern = rf'<td class="field-{field}"><a href="([^"]+)"[^>]*>{re.escape(value)}</a></td>'
+    return html.unescape(re.search(pattern, page).group(1))
+
+
+@pytest.fixture
+def life_of_a_key_pair(db):
+    """Alice's key pair from creation to deletion, with other people's events in between."""
+    return [
+        record(action="created", keypair_name="web", keypair_id="k-web"),
+        record(action="created", actor_username="bob", keypair_name="db", keypair_id="k-db"),
+        record(action="downloaded", keypair_name="web", keypair_id="k-web"),
+        record(action="renamed", keypair_name="web-server", keypair_id="k-web"),
+        record(action="download_refused", outcome="denied", actor_username="bob", keypair_name="web-server",
+               keypair_id="k-web", is_security_event=True),
+        record(action="deleted", keypair_name="web-server", keypair_id="k-web"),
+    ]  # fmt: skip
+
+
+def test_clicking_a_key_pair_id_shows_every_event_of_that_key_pair_oldest_first(auditor, life_of_a_key_pair):
+    link = timeline_link(auditor.get(CHANGELIST), "keypair_id_timeline", "k-web")
+
+    timeline = auditor.get(link)
+
+    assert timeline.status_code == 200
+    assert shown(timeline) == [life_of_a_key_pair[index].pk for index in (0, 2, 3, 4, 5)]
+    assert [cell.split()[0] for cell in cells(timeline, "action_with_badge")] == [
+        str(AuditEvent.Action(action).label).split()[0]
+        for action in ("created", "downloaded", "renamed", "download_refused", "deleted")
+    ]
+
+
+def test_clicking_a_person_shows_every_event_of_theirs_oldest_first(auditor, life_of_a_key_pair):
+    link = timeline_link(auditor.get(CHANGELIST), "actor_timeline", "bob")
+
+    timeline = auditor.get(link)
+
+    assert shown(timeline) == [life_of_a_key_pair[1].pk, life_of_a_key_pair[4].pk]
+
+
+def test_an_event_without_a_key_pair_or_actor_offers_no_timeline_link(auditor, db):
+    record(actor_username="", action="roles_changed")
+
+    response = auditor.get(CHANGELIST)
+
+    assert cells(response, "keypair_id_timeline") == ["-"]  # the admin's mark for an empty cell
+    assert cells(response, "actor_timeline") == ["-"]
+
+
+def test_a_timeline_is_for_auditors_and_portal_admins_only(auditor, life_of_a_key_pair, alice):
+    link = timeline_link(auditor.get(CHANGELIST), "keypair_id_timeline", "k-web")
+
+    assert signed_in(person("paula", Role.PORTAL_ADMIN)).get(link).status_code == 200
+    developer = signed_in(alice).get(link)
+    assert developer.status_code == 302 and "/admin/login/" in developer["Location"]
+    assert Client().get(link).status_code == 302
 
 
 @pytest.mark.parametrize(
