@@ -57,6 +57,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from keypairs.audit import SIGNED_FIELDS, _canonical_time, normalize_ip
+from keypairs.audit_checkpoints import DEFAULT_CHECKPOINT_EVERY, checkpoint_record
 from keypairs.models import AuditEvent, AuditShipCursor
 
 DEFAULT_MAX_EVENTS = 1000
@@ -154,11 +155,12 @@ def record_json(record: Mapping[str, Any]) -> str:
 
 
 def syslog_message(record: Mapping[str, Any]) -> bytes:
-    """One RFC 5424 message: the event's own time, this host, app name, pid, "audit", the JSON."""
-    severity = 5 if record["is_security_event"] else 6
+    """One RFC 5424 message: the record's own time, this host, app name, pid, "audit" or "checkpoint", the JSON."""
+    severity = 5 if record.get("is_security_event") else 6
     priority = SYSLOG_FACILITY_LOG_AUDIT * 8 + severity
+    msgid = "checkpoint" if "checkpoint" in record else SYSLOG_MSGID
     hostname = "".join(char for char in socket.gethostname() if 33 <= ord(char) <= 126)[:255] or "-"
-    header = f"<{priority}>1 {record['created_at']} {hostname} {SYSLOG_APP_NAME} {os.getpid()} {SYSLOG_MSGID} -"
+    header = f"<{priority}>1 {record['created_at']} {hostname} {SYSLOG_APP_NAME} {os.getpid()} {msgid} -"
     return f"{header} {record_json(record)}".encode("ascii")
 
 
@@ -244,8 +246,16 @@ class ShipResult:
     message: str
 
 
-def ship_audit_events(*, destination: Destination, max_events: int = DEFAULT_MAX_EVENTS) -> ShipResult:
+def ship_audit_events(
+    *,
+    destination: Destination,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+) -> ShipResult:
     """Deliver up to ``max_events`` events after the cursor, oldest first, then move the cursor.
+
+    A signed checkpoint (keypairs.audit_checkpoints) follows every ``checkpoint_every``-th
+    event of the batch and its last one; its number moves with the cursor.
 
     Raises AnotherShipperRunning when another run holds the cursor (PostgreSQL), and
     ShippingError when the receiver did not take the batch (the cursor then stays put).
@@ -264,18 +274,32 @@ def ship_audit_events(*, destination: Destination, max_events: int = DEFAULT_MAX
             )
         first, last = rows[0]["id"], rows[-1]["id"]
         try:
-            deliver(destination, [event_record(row) for row in rows])
+            records, sequence = _with_checkpoints(rows, cursor.checkpoint_sequence, checkpoint_every)
+            deliver(destination, records)
         except OSError as error:
             raise ShippingError(
                 UNREACHABLE_MESSAGE.format(
                     first=first, last=last, destination=destination, reason=_reason(error), cursor=cursor.last_event_id
                 )
             ) from error
-        cursor.last_event_id = last
+        cursor.last_event_id, cursor.checkpoint_sequence = last, sequence
         cursor.updated_at = timezone.now()
-        cursor.save(update_fields=["last_event_id", "updated_at"])
+        cursor.save(update_fields=["last_event_id", "checkpoint_sequence", "updated_at"])
     message = SHIPPED_MESSAGE.format(count=len(rows), first=first, last=last, destination=destination)
     return ShipResult(len(rows), first, last, last, message)
+
+
+def _with_checkpoints(rows: list[dict[str, Any]], sequence: int, every: int) -> tuple[list[dict[str, Any]], int]:
+    records = []
+    for position, row in enumerate(rows, start=1):
+        records.append(event_record(row))
+        if position % every == 0 or position == len(rows):
+            sequence += 1
+            when = timezone.now()
+            records.append(
+                checkpoint_record(sequence=sequence, event_id=row["id"], head_hash=row["row_hash"], when=when)
+            )
+    return records, sequence
 
 
 def _ensure_cursor_row() -> None:

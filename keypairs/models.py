@@ -285,6 +285,8 @@ class AuditShipCursor(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
     last_event_id = models.BigIntegerField(default=0)
+    # The number of the newest checkpoint shipped (keypairs.audit_checkpoints).
+    checkpoint_sequence = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

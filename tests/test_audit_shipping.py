@@ -53,8 +53,13 @@ class SyslogTCPReceiver:
         self.server.server_close()
 
     @property
-    def records(self) -> list[dict]:
+    def all_records(self) -> list[dict]:
         return [json.loads(parse_rfc5424(message)["msg"]) for message in self.messages]
+
+    @property
+    def records(self) -> list[dict]:
+        """The events, without the checkpoints between them."""
+        return [record for record in self.all_records if "checkpoint" not in record]
 
 
 class SyslogUDPReceiver:
@@ -225,8 +230,9 @@ def test_it_ships_one_datagram_per_event_over_udp(db, settings, udp_receiver):
 
     _ship()
 
-    messages = udp_receiver.wait_for(3)
+    messages = udp_receiver.wait_for(4)  # three events and the batch's checkpoint
     records = [json.loads(parse_rfc5424(message)["msg"]) for message in messages]
+    records = [record for record in records if "checkpoint" not in record]
     assert sorted(record["id"] for record in records) == [event.id for event in events]
     assert _cursor() == events[-1].id
 
@@ -240,9 +246,10 @@ def test_it_appends_one_json_line_per_event_to_a_file(db, settings, tmp_path):
     events = _write_events(1, start=3)
     _ship()
 
-    lines = path.read_text().splitlines()
-    assert [json.loads(line)["keypair_name"] for line in lines] == ["key-1", "key-2", "key-3"]
-    assert json.loads(lines[-1])["row_hash"] == events[0].row_hash
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    shipped = [line for line in lines if "checkpoint" not in line]
+    assert [line["keypair_name"] for line in shipped] == ["key-1", "key-2", "key-3"]
+    assert shipped[-1]["row_hash"] == events[0].row_hash
 
 
 def test_a_file_that_cannot_be_written_fails_the_run_and_leaves_the_cursor(db, settings, tmp_path):
@@ -262,8 +269,9 @@ def test_stdout_gets_the_events_and_the_summary_goes_elsewhere(db, settings, cap
     output = _ship()
 
     assert output == ""
-    lines = capsys.readouterr().out.splitlines()
-    assert [json.loads(line)["keypair_name"] for line in lines] == ["key-1", "key-2"]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line.get("keypair_name") for line in lines] == ["key-1", "key-2", None]
+    assert lines[-1]["checkpoint"] == 1
 
 
 def test_shipping_is_off_when_the_setting_is_empty(db, settings):

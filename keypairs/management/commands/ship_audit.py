@@ -12,6 +12,7 @@ understood or the receiver did not take the batch (the cursor then stays where i
 
 from django.core.management.base import BaseCommand, CommandError
 
+from keypairs.audit_checkpoints import DEFAULT_CHECKPOINT_EVERY
 from keypairs.audit_shipping import (
     DEFAULT_MAX_EVENTS,
     SHIPPING_OFF_MESSAGE,
@@ -33,9 +34,18 @@ class Command(BaseCommand):
             help=f"Most events shipped in this run (default {DEFAULT_MAX_EVENTS}).",
         )
 
+        parser.add_argument(
+            "--checkpoint-every",
+            type=int,
+            default=DEFAULT_CHECKPOINT_EVERY,
+            help=f"A signed checkpoint after this many events and at a run's end (default {DEFAULT_CHECKPOINT_EVERY}).",
+        )
+
     def handle(self, *args, **options):
         if options["max_events"] < 1:
             raise CommandError("--max-events must be at least 1.")
+        if options["checkpoint_every"] < 1:
+            raise CommandError("--checkpoint-every must be at least 1.")
         try:
             destination = configured_destination()
         except ValueError as error:
@@ -44,7 +54,9 @@ class Command(BaseCommand):
             self.stdout.write(SHIPPING_OFF_MESSAGE)
             return
         try:
-            result = ship_audit_events(destination=destination, max_events=options["max_events"])
+            result = ship_audit_events(
+                destination=destination, max_events=options["max_events"], checkpoint_every=options["checkpoint_every"]
+            )
         except AnotherShipperRunning as error:
             self.stdout.write(str(error))
             return
