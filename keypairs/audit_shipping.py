@@ -42,6 +42,7 @@ What "accepted" means
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -213,13 +214,25 @@ def _send_stream(destination: Destination, records: Iterable[dict[str, Any]]) ->
         # Syslog never acknowledges. Our end-of-stream, then the receiver's close, says it read
         # everything before closing: only then may the cursor move.
         if isinstance(sock, ssl.SSLSocket):
-            sock = sock.unwrap()
+            _end_tls_session(sock)
+            return
         sock.shutdown(socket.SHUT_WR)
         while sock.recv(4096):
             pass
     finally:
         sock.close()
         raw.close()
+
+
+def _end_tls_session(sock: ssl.SSLSocket) -> None:
+    """Our close_notify (TLS's end-of-stream), then the receiver's close_notify or its plain close.
+
+    Many servers close the connection after reading our close_notify without sending their
+    own; that close, clean, still says they read to the end. A receiver that vanished with our
+    bytes unread resets the connection instead (ConnectionResetError), and the batch fails.
+    """
+    with contextlib.suppress(ssl.SSLEOFError):
+        sock.unwrap()
 
 
 def _reason(error: BaseException) -> str:

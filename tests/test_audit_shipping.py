@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import socketserver
+import ssl
 import threading
 from datetime import UTC, datetime
 from io import StringIO
@@ -324,3 +325,76 @@ def test_a_second_shipper_finds_the_cursor_taken_says_so_and_succeeds(settings, 
         thread.join()
     _ship()
     assert [record["id"] for record in tcp_receiver.records] == [event.id for event in events]
+
+
+def _self_signed_certificate(directory) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key, as PEM files."""
+    import ipaddress
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "syslog test receiver")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "receiver.pem", directory / "receiver.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+class SyslogTLSReceiver(SyslogTCPReceiver):
+    """The TCP receiver behind TLS, as a syslog server on port 6514 would be."""
+
+    def __init__(self, cert_path: str, key_path: str) -> None:
+        super().__init__()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_path, key_path)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+
+
+def test_it_ships_over_tls_to_a_receiver_the_system_trusts(db, settings, tmp_path, monkeypatch):
+    cert_path, key_path = _self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert_path)  # the "system" CAs: just this receiver's certificate
+    receiver = SyslogTLSReceiver(cert_path, key_path)
+    settings.AUDIT_SHIP_TO = f"syslog+tls://127.0.0.1:{receiver.port}"
+    try:
+        events = _write_events(3)
+        _ship()
+    finally:
+        receiver.stop()
+
+    assert [record["id"] for record in receiver.records] == [event.id for event in events]
+    assert _cursor() == events[-1].id
+
+
+def test_a_tls_receiver_the_system_does_not_trust_gets_nothing(db, settings, tmp_path):
+    cert_path, key_path = _self_signed_certificate(tmp_path)
+    receiver = SyslogTLSReceiver(cert_path, key_path)
+    settings.AUDIT_SHIP_TO = f"syslog+tls://127.0.0.1:{receiver.port}"
+    try:
+        _write_events(2)
+        with pytest.raises(CommandError, match="TLS handshake or session failed"):
+            _ship()
+    finally:
+        receiver.stop()
+
+    assert receiver.messages == []
+    assert _cursor() == 0
