@@ -270,3 +270,27 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"Audit chain head at #{self.last_event_id}"
+
+
+class AuditShipCursor(models.Model):
+    """The single row that says how far the audit log has been shipped out (keypairs.audit_shipping).
+
+    ``last_event_id`` is the newest event the receiver accepted; the next run starts after it.
+    It moves only after a batch was delivered, so a crash between delivery and the move ships
+    that batch again (at least once) and never skips an event. Its row lock is also what keeps
+    a second shipper from sending the same batch at the same time.
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    last_event_id = models.BigIntegerField(default=0)
+    # The number of the newest checkpoint shipped (keypairs.audit_checkpoints).
+    checkpoint_sequence = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = (models.CheckConstraint(condition=models.Q(id=1), name="audit_ship_cursor_is_singleton"),)
+
+    def __str__(self) -> str:
+        return f"Audit log shipped up to #{self.last_event_id}"

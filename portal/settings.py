@@ -255,6 +255,10 @@ if not DEBUG and len(DOWNLOAD_TOKEN_KEY) < 32:
     raise ImproperlyConfigured("DOWNLOAD_TOKEN_KEY must be at least 32 characters; see README.md, 'Configuration'.")
 # How long a freshly created private key waits for its single download before it is erased.
 KEYPAIR_DOWNLOAD_TTL_SECONDS = env.int("KEYPAIR_DOWNLOAD_TTL_SECONDS", default=600)
+# Where `manage.py ship_audit` sends the audit log (keypairs/audit_shipping.py), out of the
+# database's reach: syslog+tcp://host:514, syslog+udp://host:514, syslog+tls://host:6514,
+# file:///path/events.jsonl or stdout. Empty: shipping off.
+AUDIT_SHIP_TO = env.str("AUDIT_SHIP_TO", default="")
 # --- End of audit log and private key delivery ----------------------------------------
 
 # --- Limits, shared quota and reconciliation (keypairs/limits.py, keypairs/reconcile.py) ---

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from keypairs import audit_refusals, audit_review
 from keypairs.audit import DEFAULT_BATCH_SIZE, audit_verify
+from keypairs.audit_checkpoints import verify_checkpoints
 
 
 class Command(BaseCommand):
@@ -24,10 +25,17 @@ class Command(BaseCommand):
             default=DEFAULT_BATCH_SIZE,
             help=f"Events read per query (default {DEFAULT_BATCH_SIZE}).",
         )
+        parser.add_argument(
+            "--checkpoints",
+            metavar="FILE",
+            help="The stream ship_audit delivered (JSON lines, or the syslog server's file): compare its "
+            "signed checkpoints with the database, which finds a rewind the chain alone cannot.",
+        )
 
     def handle(self, *args, **options):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
+        checkpoints = self._read_checkpoints(options["checkpoints"]) if options["checkpoints"] else None
         # Counts of aggregated refusals whose minute nobody followed are written first, so
         # that they are in the log and in the verified chain (keypairs.audit_refusals).
         try:
@@ -44,7 +52,19 @@ class Command(BaseCommand):
         if not result.ok:
             raise CommandError(f"Audit chain broken: {result.message}")
         self.stdout.write(result.message)
+        if checkpoints is not None:
+            compared = verify_checkpoints(checkpoints)
+            if not compared.ok:
+                raise CommandError(f"Audit log does not match its shipped checkpoints: {compared.message}")
+            self.stdout.write(compared.message)
         if options["verbosity"] >= 2:
             # Copy this somewhere the database's administrators cannot write: it pins the
             # log's current end, which the chain alone cannot protect.
             self.stdout.write(f"Chain head hash: {result.head_hash}")
+
+    def _read_checkpoints(self, path: str) -> list[str]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as stream:
+                return stream.readlines()
+        except OSError as error:
+            raise CommandError(f"Could not read the checkpoint file {path} ({error.strerror}).") from None

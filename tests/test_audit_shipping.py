@@ -1,0 +1,400 @@
+"""`manage.py ship_audit`: the audit log leaves the database, in order, at least once.
+
+The receivers are real servers on loopback: a TCP syslog server that parses RFC 6587
+octet-counted frames and a UDP one, each in a thread, and a file.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import ssl
+import threading
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, connections, transaction
+
+from keypairs.audit import audit_record, row_hash
+from keypairs.audit_shipping import ANOTHER_SHIPPER_MESSAGE, SHIPPING_OFF_MESSAGE
+from keypairs.models import AuditEvent, AuditShipCursor
+
+
+class SyslogTCPReceiver:
+    """A syslog server on 127.0.0.1 reading octet-counted frames until the sender's end-of-stream."""
+
+    def __init__(self, port: int = 0) -> None:
+        receiver = self
+        self.messages: list[str] = []
+        self.connections = 0
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                data = self.rfile.read()  # until the shipper's end-of-stream
+                frames = []
+                while data:
+                    length, _, rest = data.partition(b" ")
+                    frames.append(rest[: int(length)].decode("ascii"))
+                    data = rest[int(length) :]
+                receiver.messages.extend(frames)
+                receiver.connections += 1
+
+        socketserver.TCPServer.allow_reuse_address = True
+        self.server = socketserver.TCPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def all_records(self) -> list[dict]:
+        return [json.loads(parse_rfc5424(message)["msg"]) for message in self.messages]
+
+    @property
+    def records(self) -> list[dict]:
+        """The events, without the checkpoints between them."""
+        return [record for record in self.all_records if "checkpoint" not in record]
+
+
+class SyslogUDPReceiver:
+    def __init__(self) -> None:
+        receiver = self
+        self.messages: list[str] = []
+        self.arrived = threading.Condition()
+
+        class Handler(socketserver.DatagramRequestHandler):
+            def handle(self):
+                with receiver.arrived:
+                    receiver.messages.append(self.request[0].decode("ascii"))
+                    receiver.arrived.notify_all()
+
+        self.server = socketserver.UDPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int) -> list[str]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout=10)
+        return list(self.messages)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def parse_rfc5424(message: str) -> dict:
+    pri_version, timestamp, hostname, app_name, procid, msgid, structured_data, msg = message.split(" ", 7)
+    priority, version = pri_version[1:].split(">")
+    return {
+        "priority": int(priority),
+        "version": version,
+        "timestamp": timestamp,
+        "hostname": hostname,
+        "app_name": app_name,
+        "procid": procid,
+        "msgid": msgid,
+        "structured_data": structured_data,
+        "msg": msg,
+    }
+
+
+@pytest.fixture
+def tcp_receiver():
+    receiver = SyslogTCPReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def udp_receiver():
+    receiver = SyslogUDPReceiver()
+    yield receiver
+    receiver.stop()
+
+
+def _write_events(count: int, start: int = 1) -> list[AuditEvent]:
+    return [
+        audit_record(action="requested", outcome="success", keypair_name=f"key-{n}", detail=f"event {n}")
+        for n in range(start, start + count)
+    ]
+
+
+def _ship(*args: str) -> str:
+    out = StringIO()
+    call_command("ship_audit", *args, stdout=out)
+    return out.getvalue()
+
+
+def _cursor() -> int:
+    cursor = AuditShipCursor.objects.filter(pk=1).first()
+    return cursor.last_event_id if cursor else 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_it_ships_every_event_in_order_as_rfc5424_octet_counted_frames(db, settings, tcp_receiver):
+    settings.AUDIT_SHIP_TO = f"syslog+tcp://127.0.0.1:{tcp_receiver.port}"
+    events = _write_events(5)
+
+    output = _ship()
+
+    assert output == f"Shipped 5 audit events (#{events[0].id} to #{events[-1].id}) to {settings.AUDIT_SHIP_TO}.\n"
+    assert tcp_receiver.connections == 1
+    first = parse_rfc5424(tcp_receiver.messages[0])
+    assert (first["priority"], first["version"], first["app_name"], first["msgid"]) == (110, "1", "bcc-portal", "audit")
+    records = tcp_receiver.records
+    assert [record["id"] for record in records] == [event.id for event in events]
+    assert [record["keypair_name"] for record in records] == [f"key-{n}" for n in range(1, 6)]
+    assert [record["row_hash"] for record in records] == [event.row_hash for event in events]
+    assert records[1]["prev_hash"] == records[0]["row_hash"]
+    assert _cursor() == events[-1].id
+
+
+def test_a_receiver_can_recompute_each_row_hash_from_the_record_alone(db, settings, tcp_receiver):
+    settings.AUDIT_SHIP_TO = f"syslog+tcp://127.0.0.1:{tcp_receiver.port}"
+    audit_record(action="requested", outcome="failure", keypair_name="ключ", user_agent="UA\u00e9", source_ip="::1")
+    _ship()
+
+    (record,) = tcp_receiver.records
+    values = {
+        **record,
+        "created_at": datetime.strptime(record["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+    }
+    assert row_hash(prev_hash=record["prev_hash"], values=values) == record["row_hash"]
+    assert record["keypair_name"] == "ключ"
+
+
+def test_a_second_run_ships_only_the_events_written_since_the_first(db, settings, tcp_receiver):
+    settings.AUDIT_SHIP_TO = f"syslog+tcp://127.0.0.1:{tcp_receiver.port}"
+    _write_events(3)
+    _ship()
+    later = _write_events(2, start=4)
+
+    _ship()
+
+    assert [record["keypair_name"] for record in tcp_receiver.records] == [f"key-{n}" for n in range(1, 6)]
+    assert _cursor() == later[-1].id
+
+
+def test_max_events_bounds_a_run_and_the_next_run_continues_where_it_stopped(db, settings, tcp_receiver):
+    settings.AUDIT_SHIP_TO = f"syslog+tcp://127.0.0.1:{tcp_receiver.port}"
+    events = _write_events(5)
+
+    output = _ship("--max-events", "2")
+
+    assert "More events may be waiting" in output
+    assert _cursor() == events[1].id
+    _ship("--max-events", "2")
+    _ship("--max-events", "2")
+    assert _ship("--max-events", "2") == f"Nothing to ship: every audit event up to #{events[-1].id} was delivered.\n"
+    assert [record["id"] for record in tcp_receiver.records] == [event.id for event in events]
+
+
+def test_an_unreachable_receiver_fails_the_run_and_the_next_run_delivers_everything(db, settings):
+    port = _free_port()
+    settings.AUDIT_SHIP_TO = f"syslog+tcp://127.0.0.1:{port}"
+    events = _write_events(3)
+
+    with pytest.raises(CommandError) as failure:
+        _ship()
+
+    assert str(failure.value) == (
+        f"Could not deliver audit events #{events[0].id} to #{events[-1].id} to syslog+tcp://127.0.0.1:{port} "
+        "(connection refused); nothing was lost: the cursor stays at #0 and the next run sends them again."
+    )
+    assert _cursor() == 0
+
+    more = _write_events(2, start=4)
+    receiver = SyslogTCPReceiver(port)  # the receiver is back, on the same port
+    try:
+        _ship()
+    finally:
+        receiver.stop()
+    assert [record["id"] for record in receiver.records] == [event.id for event in events + more]
+    assert _cursor() == more[-1].id
+
+
+def test_it_ships_one_datagram_per_event_over_udp(db, settings, udp_receiver):
+    settings.AUDIT_SHIP_TO = f"syslog+udp://127.0.0.1:{udp_receiver.port}"
+    events = _write_events(3)
+
+    _ship()
+
+    messages = udp_receiver.wait_for(4)  # three events and the batch's checkpoint
+    records = [json.loads(parse_rfc5424(message)["msg"]) for message in messages]
+    records = [record for record in records if "checkpoint" not in record]
+    assert sorted(record["id"] for record in records) == [event.id for event in events]
+    assert _cursor() == events[-1].id
+
+
+def test_it_appends_one_json_line_per_event_to_a_file(db, settings, tmp_path):
+    path = tmp_path / "audit" / "events.jsonl"
+    path.parent.mkdir()
+    settings.AUDIT_SHIP_TO = f"file://{path}"
+    _write_events(2)
+    _ship()
+    events = _write_events(1, start=3)
+    _ship()
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    shipped = [line for line in lines if "checkpoint" not in line]
+    assert [line["keypair_name"] for line in shipped] == ["key-1", "key-2", "key-3"]
+    assert shipped[-1]["row_hash"] == events[0].row_hash
+
+
+def test_a_file_that_cannot_be_written_fails_the_run_and_leaves_the_cursor(db, settings, tmp_path):
+    settings.AUDIT_SHIP_TO = f"file://{tmp_path}/missing-directory/events.jsonl"
+    _write_events(2)
+
+    with pytest.raises(CommandError, match="nothing was lost"):
+        _ship()
+
+    assert _cursor() == 0
+
+
+def test_stdout_gets_the_events_and_the_summary_goes_elsewhere(db, settings, capsys):
+    settings.AUDIT_SHIP_TO = "stdout"
+    _write_events(2)
+
+    output = _ship()
+
+    assert output == ""
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line.get("keypair_name") for line in lines] == ["key-1", "key-2", None]
+    assert lines[-1]["checkpoint"] == 1
+
+
+def test_shipping_is_off_when_the_setting_is_empty(db, settings):
+    settings.AUDIT_SHIP_TO = ""
+    _write_events(2)
+
+    assert _ship() == SHIPPING_OFF_MESSAGE + "\n"
+    assert _cursor() == 0
+
+
+@pytest.mark.parametrize(
+    "value", ["syslog://127.0.0.1:514", "syslog+tcp://127.0.0.1", "file://relative/path", "https://example.com"]
+)
+def test_a_destination_it_cannot_understand_is_refused_with_a_sentence(db, settings, value):
+    settings.AUDIT_SHIP_TO = value
+    _write_events(1)
+
+    with pytest.raises(CommandError, match="AUDIT_SHIP_TO must be syslog"):
+        _ship()
+
+    assert _cursor() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_shipper_finds_the_cursor_taken_says_so_and_succeeds(settings, tcp_receiver):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serializes the two runs instead (its IMMEDIATE transactions); nothing to refuse.")
+    settings.AUDIT_SHIP_TO = f"syslog+tcp://127.0.0.1:{tcp_receiver.port}"
+    events = _write_events(2)
+    AuditShipCursor.objects.create(pk=1)
+    held, release = threading.Event(), threading.Event()
+
+    def first_shipper_holding_the_cursor():
+        try:
+            with transaction.atomic():
+                AuditShipCursor.objects.select_for_update().get(pk=1)
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first_shipper_holding_the_cursor)
+    thread.start()
+    try:
+        assert held.wait(timeout=30)
+        assert _ship() == ANOTHER_SHIPPER_MESSAGE + "\n"
+        assert tcp_receiver.messages == []
+    finally:
+        release.set()
+        thread.join()
+    _ship()
+    assert [record["id"] for record in tcp_receiver.records] == [event.id for event in events]
+
+
+def _self_signed_certificate(directory) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key, as PEM files."""
+    import ipaddress
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "syslog test receiver")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "receiver.pem", directory / "receiver.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+class SyslogTLSReceiver(SyslogTCPReceiver):
+    """The TCP receiver behind TLS, as a syslog server on port 6514 would be."""
+
+    def __init__(self, cert_path: str, key_path: str) -> None:
+        super().__init__()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_path, key_path)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+
+
+def test_it_ships_over_tls_to_a_receiver_the_system_trusts(db, settings, tmp_path, monkeypatch):
+    cert_path, key_path = _self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert_path)  # the "system" CAs: just this receiver's certificate
+    receiver = SyslogTLSReceiver(cert_path, key_path)
+    settings.AUDIT_SHIP_TO = f"syslog+tls://127.0.0.1:{receiver.port}"
+    try:
+        events = _write_events(3)
+        _ship()
+    finally:
+        receiver.stop()
+
+    assert [record["id"] for record in receiver.records] == [event.id for event in events]
+    assert _cursor() == events[-1].id
+
+
+def test_a_tls_receiver_the_system_does_not_trust_gets_nothing(db, settings, tmp_path):
+    cert_path, key_path = _self_signed_certificate(tmp_path)
+    receiver = SyslogTLSReceiver(cert_path, key_path)
+    settings.AUDIT_SHIP_TO = f"syslog+tls://127.0.0.1:{receiver.port}"
+    try:
+        _write_events(2)
+        with pytest.raises(CommandError, match="TLS handshake or session failed"):
+            _ship()
+    finally:
+        receiver.stop()
+
+    assert receiver.messages == []
+    assert _cursor() == 0
