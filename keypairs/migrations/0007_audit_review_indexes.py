@@ -43,6 +43,6 @@ def drop_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("keypairs", "0005_keypair_life_cycle")]
+    dependencies = [("keypairs", "0006_audit_ship_cursor")]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes)]
