@@ -36,6 +36,7 @@ from django.views.decorators.http import require_POST
 
 from keypairs import audit_review
 from keypairs.audit import SIGNED_FIELDS, audit_acknowledge, audit_record, unacknowledged_head_rebuilds
+from keypairs.audit_shipping import shipping_status
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 
 EXPORT_DETAIL = "CSV export of the audit log; filters: {filters}"
@@ -275,6 +276,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
             **(extra_context or {}),
             "chain_status": audit_review.chain_status(),
             "unacknowledged_rebuilds": unacknowledged_head_rebuilds(),
+            "shipping": shipping_status(),
         }
         return super().changelist_view(request, extra_context)
 

@@ -59,7 +59,7 @@ from django.utils import timezone
 
 from keypairs.audit import SIGNED_FIELDS, _canonical_time, normalize_ip
 from keypairs.audit_checkpoints import DEFAULT_CHECKPOINT_EVERY, checkpoint_record
-from keypairs.models import AuditEvent, AuditShipCursor
+from keypairs.models import AuditChainHead, AuditEvent, AuditShipCursor
 
 DEFAULT_MAX_EVENTS = 1000
 SEND_TIMEOUT_SECONDS = 10
@@ -341,3 +341,26 @@ def _locked_cursor() -> AuditShipCursor:
 def configured_destination() -> Destination | None:
     """``AUDIT_SHIP_TO`` parsed; ValueError with a sentence when it names nothing we can ship to."""
     return parse_destination(settings.AUDIT_SHIP_TO)
+
+
+@dataclass(frozen=True)
+class ShippingStatus:
+    """How far the log has been shipped, for the auditors' chain status line."""
+
+    enabled: bool
+    shipped_up_to: int  # the newest event id the receiver accepted (0: none yet)
+    waiting: int  # events written since, not yet shipped
+    last_delivery_at: Any  # datetime of the last delivery, or None
+
+
+def shipping_status() -> ShippingStatus:
+    """Where shipping stands: two primary-key reads (the cursor and the chain head)."""
+    cursor = AuditShipCursor.objects.filter(pk=AuditShipCursor.SINGLETON_ID).first()
+    head = AuditChainHead.objects.filter(pk=AuditChainHead.SINGLETON_ID).values_list("last_event_id", flat=True).first()
+    shipped = cursor.last_event_id if cursor else 0
+    return ShippingStatus(
+        enabled=bool(settings.AUDIT_SHIP_TO),
+        shipped_up_to=shipped,
+        waiting=max((head or 0) - shipped, 0),
+        last_delivery_at=cursor.updated_at if cursor else None,
+    )

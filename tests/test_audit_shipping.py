@@ -398,3 +398,31 @@ def test_a_tls_receiver_the_system_does_not_trust_gets_nothing(db, settings, tmp
 
     assert receiver.messages == []
     assert _cursor() == 0
+
+
+# --- What auditors see of it ------------------------------------------------------------------------------
+
+
+def _chain_status_line(client) -> str:
+    page = client.get("/admin/keypairs/auditevent/").content.decode()
+    return page.split('id="shipping-status"', 1)[1].split("</p>", 1)[0]
+
+
+def test_the_auditors_see_how_far_the_log_was_shipped_and_how_many_events_wait(db, settings, tcp_receiver):
+    from portal.auth.roles import Role
+    from tests.auth_people import person
+    from tests.people import signed_in
+
+    auditor = signed_in(person("audrey", Role.AUDITOR))
+    settings.AUDIT_SHIP_TO = ""
+    assert "Shipping is off (AUDIT_SHIP_TO is not set)" in _chain_status_line(auditor)
+
+    settings.AUDIT_SHIP_TO = f"syslog+tcp://127.0.0.1:{tcp_receiver.port}"
+    events = _write_events(3)
+    assert "Nothing shipped out of the database yet" in _chain_status_line(auditor)
+
+    _ship()
+    _write_events(2, start=4)
+    line = _chain_status_line(auditor)
+    assert f"Shipped out of the database up to event #{events[-1].id}" in line
+    assert "2 events wait to be shipped" in line
