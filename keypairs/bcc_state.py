@@ -260,8 +260,12 @@ def _wait_for_walks(regions: list[str], max_age: int) -> dict[str, RegionState]:
     deadline = time.monotonic() + _lock_seconds()
     while waiting and time.monotonic() < deadline:
         time.sleep(WAIT_POLL_SECONDS)
-        found.update(_cached(waiting, max_age))
+        # The locks are read before the answers: a walker stores its answer and then lets its
+        # lock go, so a lock seen gone here means the answer read next is there (or never will
+        # be). Read the other way round, a walk that ends between the two reads looks failed
+        # and is walked again.
         locks = _cache_call(cache.get_many, [_walk_lock_key(region) for region in waiting]) or {}
+        found.update(_cached(waiting, max_age))
         waiting = [region for region in waiting if region not in found and _walk_lock_key(region) in locks]
     return found
 

@@ -248,6 +248,33 @@ def test_page_views_missing_the_cache_at_once_cause_one_walk_per_region(portal_o
     assert {len(state.regions["su"].keypairs) for state in states} == {1}
 
 
+def test_a_walk_that_ends_while_a_waiter_looks_is_not_walked_again(portal_on_sandbox, settings, monkeypatch):
+    # CI once saw every region walked twice by eight page views: the walker stored its answer and
+    # let its lock go between a waiter's two reads, and the waiter took that for a failed walk.
+    _use_cache(settings, "locmem")
+    imported("bj", "bj-key")
+    another_walk = bcc_state._walk("bj")
+    cache.add(bcc_state._walk_lock_key("bj"), "another request", 30)
+    real_cached = bcc_state._cached
+    reads = []
+
+    def walker_finishes_after_the_first_waiting_read(regions, max_age):
+        answer = real_cached(regions, max_age)
+        reads.append(answer)
+        if len(reads) == 2:  # the first read is the page's own look before waiting
+            cache.set(bcc_state._state_key("bj"), bcc_state._to_cache(another_walk, bcc_state.clock()), 30)
+            cache.delete(bcc_state._walk_lock_key("bj"))
+        return answer
+
+    monkeypatch.setattr(bcc_state, "_cached", walker_finishes_after_the_first_waiting_read)
+    calls = list_calls(portal_on_sandbox)
+
+    state = bcc_state.keypairs_in_bcc(regions=["bj"])
+
+    assert list_calls(portal_on_sandbox) == calls
+    assert [keypair.name for keypair in state.regions["bj"].keypairs.values()] == ["bj-key"]
+
+
 # --- The detail page ------------------------------------------------------------------------------
 
 
