@@ -30,6 +30,13 @@ class KeyPairRequest(models.Model):
     class Kind(models.TextChoices):
         CREATE = "create", "Created in BCC"
         IMPORT = "import", "Imported public key"
+        # Made outside the portal (console, script, before the portal), found by the inventory
+        # sync and assigned to a person by a portal admin: no private key passed through the portal.
+        ASSIGNED = "assigned", "Found in BCC, assigned"
+
+    class FlagReason(models.TextChoices):
+        OWNER_LEFT = "owner_left", "Owner left"
+        EXPIRED = "expired", "Older than the maximum age"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -62,6 +69,11 @@ class KeyPairRequest(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # When the key pair ended: deleted through the portal, or found deleted outside it.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Flagged by a policy (owner left, too old) for a person to decide; cleared when decided.
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    flag_reason = models.CharField(max_length=16, choices=FlagReason.choices, blank=True)
+    # The smallest "days before expiry" reminder already mailed: each reminder is sent once.
+    expiry_reminder_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)
@@ -195,6 +207,15 @@ class AuditEvent(models.Model):
         CHANGE_FAILED = "change_failed", "Change failed"
         CHANGED_OUTSIDE = "changed_outside", "Changed outside the portal"
         DELETED_OUTSIDE = "deleted_outside", "Deleted outside the portal"
+        FOUND_UNOWNED = "found_unowned", "Found in BCC, unowned"
+        ASSIGNED = "assigned", "Assigned to a person"
+        INVENTORY_SYNCED = "inventory_synced", "BCC inventory synced"
+        PERSON_LEFT = "person_left", "Person left"
+        PERSON_RETURNED = "person_returned", "Person came back"
+        FLAGGED = "flagged", "Flagged for a decision"
+        FLAG_CLEARED = "flag_cleared", "Flag cleared"
+        EXPIRY_REMINDED = "expiry_reminded", "Expiry reminder mailed"
+        MAIL_FAILED = "mail_failed", "Mail not delivered"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -294,3 +315,77 @@ class AuditShipCursor(models.Model):
 
     def __str__(self) -> str:
         return f"Audit log shipped up to #{self.last_event_id}"
+
+
+class BccInventoryEntry(models.Model):
+    """One key pair in the cloud account as the last ``sync_bcc`` saw it, owned in the portal or not.
+
+    ``record`` is the portal's record of it (made, imported, or assigned by an admin); None means
+    **unowned**: made outside the portal. ``gone_at`` is set when a sync no longer finds it.
+    """
+
+    region = models.CharField(max_length=16)
+    keypair_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=65)
+    description = models.CharField(max_length=140, blank=True)
+    instance_count = models.PositiveIntegerField(default=0)
+    fingerprint = models.CharField(max_length=128, blank=True)
+    bcc_created_at = models.DateTimeField(null=True, blank=True)
+    record = models.ForeignKey(
+        KeyPairRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="inventory_entries"
+    )
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    gone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "BCC inventory entry"
+        verbose_name_plural = "BCC inventory"
+        ordering = ("region", "name")
+        constraints = (
+            models.UniqueConstraint(fields=["region", "keypair_id"], name="inventory_region_keypair_unique"),
+        )
+        indexes = (models.Index(fields=["gone_at", "record"], name="inventory_drift_idx"),)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.region}, {self.keypair_id})"
+
+
+class Departure(models.Model):
+    """A person who left or lost the developer role, and what became of their key pairs.
+
+    One row per person (the latest departure). ``delete_after`` is when the ``delete`` policy may
+    delete their key pairs (None under ``flag``); ``returned_at`` is set when they came back
+    before that, and their key pairs are kept; ``settled_at`` when the policy was applied.
+    """
+
+    class Route(models.TextChoices):
+        DEACTIVATED = "deactivated", "Deactivated in the portal"
+        ROLE_LOST = "role_lost", "Identity provider no longer grants the developer role"
+        SIGN_IN_REFUSED = "sign_in_refused", "Identity provider refused the sign-in"
+        OFFBOARDED = "offboarded", "manage.py offboard"
+
+    person = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="departure")
+    route = models.CharField(max_length=16, choices=Route.choices)
+    left_at = models.DateTimeField(default=timezone.now)
+    delete_after = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Departure of user {self.person_id} ({self.route})"
+
+
+class JobLease(models.Model):
+    """Which run of a scheduled command holds its job (``keypairs.single_runner``): one at a time.
+
+    Taken and renewed with conditional UPDATEs, which SQLite and PostgreSQL both make atomic,
+    so no transaction is held while the job calls BCC or sends mail.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at:%Y-%m-%d %H:%M:%S}"

@@ -297,6 +297,46 @@ if not 1 <= KEYPAIR_BCC_STATE_CACHE_SECONDS <= 30:
 KEYPAIR_RECONCILE_AFTER_SECONDS = env.int("KEYPAIR_RECONCILE_AFTER_SECONDS", default=None)
 # --- End of limits, shared quota and reconciliation ----------------------------------------
 
+# --- Governance: policies for people who leave and keys that age, and mail -----------------
+# (keypairs/offboarding.py, keypairs/key_age.py, keypairs/policy_settings.py; README.md, "Governance")
+# What happens to the key pairs of a person who left or lost the developer role, and to key
+# pairs older than their maximum age: "flag" lists them for a person to decide; "delete" deletes
+# them (after OFFBOARDING_GRACE_DAYS for people who left). Bound key pairs are flagged, never deleted.
+OFFBOARDING_POLICY = env.str("OFFBOARDING_POLICY", default="flag").strip().lower()
+OFFBOARDING_GRACE_DAYS = env.int("OFFBOARDING_GRACE_DAYS", default=14)
+KEYPAIR_EXPIRY_POLICY = env.str("KEYPAIR_EXPIRY_POLICY", default="flag").strip().lower()
+# Maximum age of a key pair in days (0: no maximum), and per-region overrides ("bj=90,gz=180").
+KEYPAIR_MAX_AGE_DAYS = env.int("KEYPAIR_MAX_AGE_DAYS", default=365)
+KEYPAIR_MAX_AGE_DAYS_BY_REGION = {}
+for _item in env.list("KEYPAIR_MAX_AGE_DAYS_BY_REGION", default=[]):
+    _region, _, _days = _item.partition("=")
+    if not _days.strip().isdigit():
+        raise ImproperlyConfigured(
+            f"KEYPAIR_MAX_AGE_DAYS_BY_REGION: {_item!r} is not region=days (for example bj=90,gz=180)."
+        )
+    KEYPAIR_MAX_AGE_DAYS_BY_REGION[_region.strip()] = int(_days)
+# Reminders mailed to the owner this many days before a key pair reaches its maximum age.
+KEYPAIR_EXPIRY_REMINDER_DAYS = env.list("KEYPAIR_EXPIRY_REMINDER_DAYS", cast=int, default=[14, 3])
+for _name in ("OFFBOARDING_POLICY", "KEYPAIR_EXPIRY_POLICY"):
+    if globals()[_name] not in ("flag", "delete"):
+        raise ImproperlyConfigured(f"{_name} must be flag or delete, not {globals()[_name]!r}.")
+if OFFBOARDING_GRACE_DAYS < 0 or KEYPAIR_MAX_AGE_DAYS < 0:
+    raise ImproperlyConfigured("OFFBOARDING_GRACE_DAYS and KEYPAIR_MAX_AGE_DAYS cannot be negative.")
+if any(days < 1 for days in KEYPAIR_EXPIRY_REMINDER_DAYS):
+    raise ImproperlyConfigured("KEYPAIR_EXPIRY_REMINDER_DAYS holds days before expiry, each at least 1.")
+# Mail (reminders to owners, summaries to portal admins) through Django's email framework, from
+# one URL: smtp+tls://user:password@smtp.example.com:587, smtps://...:465, smtp://host:25, or
+# consolemail:// (printed on stdout: the default, and what `make run` uses; set it in production,
+# or reminders and summaries only reach the workers' stdout). Its password is never logged.
+EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+vars().update(env.email_url_config(EMAIL_URL))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="BCC key pair portal <bcc-portal@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Where people open the portal: the links in mails (a mail has no request to build them from).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# --- End of governance -----------------------------------------------------------------------
+
 # --- Sign-in: modes, SSO and roles (portal/auth/; README.md, "Sign-in (SSO)") ---------
 from portal.auth import modes as sign_in_modes  # noqa: E402 - settings are read top to bottom
 

@@ -98,6 +98,20 @@ def bob_client(bob):
     return signed_in(bob)
 
 
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback, and the portal's mail pointed at it (as EMAIL_URL smtp://... would)."""
+    from tests.smtp_server import start_smtp_server
+
+    server, controller = start_smtp_server()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield server
+    controller.stop()
+
+
 def pytest_configure(config):
     # REQUIRE_GROUPS: a skipped browser, postgres, redis, load or two_instances test fails (CI).
     RequiredGroups.register(config)

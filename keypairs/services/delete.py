@@ -127,12 +127,29 @@ def keypair_delete(*, user, keypair_request: KeyPairRequest, origin: Origin) -> 
     """
     ensure_outside_transaction()
     _owned.refuse_unless_owned(user=user, keypair_request=keypair_request)
+    return _delete(actor=user, keypair_request=keypair_request, origin=origin, why="")
+
+
+def keypair_delete_for_governance(
+    *, keypair_request: KeyPairRequest, why: str, origin: Origin, actor=None
+) -> DeleteResult:
+    """Delete a key pair that is not the actor's: under a policy (``actor`` None) or by a portal admin.
+
+    ``why`` ("owner left", "older than 90 days", "deleted from the BCC inventory") ends every
+    audit row's detail, so a reviewer reads who decided. Same guarantees and errors as
+    ``keypair_delete``, without the owner check: the callers decide who may.
+    """
+    ensure_outside_transaction()
+    return _delete(actor=actor, keypair_request=keypair_request, origin=origin, why=why)
+
+
+def _delete(*, actor, keypair_request: KeyPairRequest, origin: Origin, why: str) -> DeleteResult:
     if keypair_request.status == Status.DELETED:
         raise ServiceRefused(str(ALREADY_DELETED), http_status=409, code="already_deleted")
     if keypair_request.status != Status.CREATED or not keypair_request.keypair_id:
         raise ServiceRefused(str(NOT_IN_BCC), http_status=409, code="not_in_bcc")
 
-    audit = auditor_for(user=user, origin=origin, keypair_request=keypair_request)
+    audit = auditor_for(user=actor, origin=origin, keypair_request=keypair_request, why=why)
     audit(action=Action.DELETE_REQUESTED, outcome=Outcome.SUCCESS)
     already_gone = False
     try:

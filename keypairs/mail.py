@@ -1,0 +1,50 @@
+"""Mail from the portal: reminders to owners and summaries to portal admins, through Django's mail.
+
+The transport is ``EMAIL_URL`` (portal/settings.py): SMTP in production, the console under
+``make run``. Each mail is two templates, ``templates/mail/<name>_subject.txt`` and
+``<name>_body.txt``, rendered in the portal's voice. Never put a secret in the context: a mail
+leaves the portal's control the moment it is sent (no private key, token or BCC secret; key
+pair names, ids and fingerprints are not secrets).
+
+A mail that cannot be delivered never fails the work it reports: ``send_portal_mail`` logs the
+failure (the SMTP server's reply, not the message) and returns False, and the caller writes a
+``mail_failed`` audit row so that someone is told.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+
+from portal.auth.roles import GROUP_NAMES, Role
+
+logger = logging.getLogger(__name__)
+
+
+def send_portal_mail(*, to: Iterable[str], template: str, context: Mapping[str, Any]) -> bool:
+    """Send one mail to ``to`` (addresses); True when the transport took it, False (logged) when not."""
+    recipients = sorted({address for address in to if address})
+    if not recipients:
+        return False
+    context = {"portal_url": settings.PORTAL_BASE_URL, **context}
+    subject = " ".join(render_to_string(f"mail/{template}_subject.txt", context).split())
+    body = render_to_string(f"mail/{template}_body.txt", context)
+    message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=recipients)
+    try:
+        message.send()
+    except Exception as error:  # smtplib, socket and TLS errors: none may fail the work reported
+        logger.error("Mail %r to %d recipient(s) not delivered: %s", template, len(recipients), error)
+        return False
+    return True
+
+
+def portal_admin_addresses() -> list[str]:
+    """The addresses of every active portal admin (the "portal admins" group), for summaries."""
+    people = get_user_model().objects.filter(is_active=True, groups__name=GROUP_NAMES[Role.PORTAL_ADMIN])
+    return sorted({address for address in people.values_list("email", flat=True) if address})
