@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import socket
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -50,8 +51,12 @@ class SmtpServer:
 
 
 def start_smtp_server() -> tuple[SmtpServer, Controller]:
-    handler = SmtpServer()
-    controller = Controller(handler, hostname="127.0.0.1", port=0)
+    # aiosmtpd's Controller checks its server by connecting to the port it was given, so it
+    # needs a real port, not 0: ask the system for a free one first.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = SmtpServer(port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    handler.port = controller.server.sockets[0].getsockname()[1]
     return handler, controller
