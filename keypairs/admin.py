@@ -361,3 +361,9 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
         if delivery["reported_at"] is not None:
             text += " The owner reported that they did not download it."
         return text
+
+
+# The page "Key pairs of people who left" (and every flagged key pair): keypairs/admin_flagged.py.
+from keypairs import admin_flagged  # noqa: E402 - after the site's own registrations
+
+admin_flagged.install()

@@ -8,7 +8,10 @@ class KeypairsConfig(AppConfig):
     verbose_name = "BCC key pairs"
 
     def ready(self) -> None:
+        from keypairs import offboarding_hooks
         from keypairs.cache_table import create_cache_table
+
+        offboarding_hooks.connect()
 
         # sender=self: once per migrate, not once per installed app.
         post_migrate.connect(create_cache_table, sender=self, dispatch_uid="keypairs.create_cache_table")

@@ -74,6 +74,14 @@ class PortalOIDCBackend(OneQueryPermissions, OIDCAuthenticationBackend):
 
     get_settings = staticmethod(_setting)
 
+    def get_user(self, user_id):
+        """The session's person, or None once deactivated: their session ends on the next request.
+
+        The library's ``get_user`` returns any account, active or not; ModelBackend's (as in the
+        local and proxy modes) refuses a deactivated one, which signs the session out.
+        """
+        return ModelBackend.get_user(self, user_id)
+
     # The library's attribute names, resolved when a sign-in reads them.
     @property
     def OIDC_OP_TOKEN_ENDPOINT(self) -> str:

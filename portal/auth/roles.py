@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.dispatch import Signal
 
 
 class Role(StrEnum):
@@ -53,6 +54,11 @@ PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
         "auth.view_group",
     ),
 }
+
+# Sent once the transaction that changed a person's roles has committed, with ``user``,
+# ``previous`` and ``granted`` (sets of Role). ``keypairs.offboarding_hooks`` listens: losing the
+# developer role is leaving, getting it back is coming back, whichever sign-in mode applied it.
+roles_assigned = Signal()
 
 # Roles that work in the admin, and so need Django's is_staff.
 STAFF_ROLES = frozenset({Role.AUDITOR, Role.PORTAL_ADMIN})
@@ -127,12 +133,21 @@ def assign_roles(user, roles: Iterable[Role]) -> None:
     roles = set(roles)
     groups = sync_role_groups()
     role_group_ids = {group.pk for group in groups.values()}
-    others = [group for group in user.groups.all() if group.pk not in role_group_ids]
+    held = list(user.groups.all())
+    by_group = {group.pk: role for role, group in groups.items()}
+    previous = {by_group[group.pk] for group in held if group.pk in by_group}
+    others = [group for group in held if group.pk not in role_group_ids]
     user.groups.set(others + [groups[role] for role in roles])
     is_staff = bool(roles & STAFF_ROLES) or user.is_superuser
     if user.is_staff != is_staff:
         user.is_staff = is_staff
         user.save(update_fields=["is_staff"])
+    if previous != roles:
+        # After the commit: the listeners write audit rows, which must not share a transaction
+        # that may still roll back. Robust: a listener's failure never fails the sign-in.
+        transaction.on_commit(
+            lambda: roles_assigned.send(sender=assign_roles, user=user, previous=previous, granted=roles), robust=True
+        )
 
 
 def roles_from_claims(claims: Mapping[str, Any]) -> set[Role]:
