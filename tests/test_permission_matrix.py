@@ -122,6 +122,21 @@ ROWS = [
         "/admin/keypairs/auditevent/verify/",
         (302, 302, 405, 405, 302, 405, 405),
     ),
+    # Key pairs of people who left, and flagged key pairs (keypairs/admin_flagged.py): auditors see,
+    # portal admins and superusers decide, on key pairs the page lists (Alice's is not: 404).
+    ("admin:keypairs_flagged", "get", "/admin/keypairs/flagged/", AUDIT_LOG),
+    (
+        "admin:keypairs_flagged_decide",
+        "get",
+        "/admin/keypairs/flagged/{keypair}/keep/",
+        (302, 302, 403, 404, 302, 404, 404),
+    ),
+    (
+        "admin:keypairs_flagged_decide",
+        "post",
+        "/admin/keypairs/flagged/{keypair}/delete/",
+        (302, 302, 403, 404, 302, 404, 404),
+    ),
     # Create attempts
     ("admin:keypairs_keypairrequest_changelist", "get", "/admin/keypairs/keypairrequest/", ADMIN_RECORDS),
     ("admin:keypairs_keypairrequest_change", "get", "/admin/keypairs/keypairrequest/{request}/change/", ADMIN_RECORDS),
