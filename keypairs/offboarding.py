@@ -99,7 +99,6 @@ def person_left(*, person, route: str, origin: Origin, actor=None, reason: str =
         template="person_left",
         context={
             "person": person.get_username(),
-            "full_name": person.get_full_name(),
             "route": Departure.Route(route).label,
             "left_at": now,
             "policy": policy,

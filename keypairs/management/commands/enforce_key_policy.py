@@ -25,6 +25,9 @@ from keypairs.services.policy import PolicyOutcome, PolicyStep
 from keypairs.single_runner import AnotherRunHolds, single_run
 
 JOB = "enforce_key_policy"
+# Longer than a run with many BCC deletes takes, shorter than the hourly cron interval: a run
+# that died blocks at most the next one.
+LEASE_SECONDS = 30 * 60
 # Steps that changed something; "already flagged" and "not in BCC" are only reported on stdout.
 ACTED = frozenset(
     {PolicyOutcome.FLAGGED, PolicyOutcome.FLAGGED_BOUND, PolicyOutcome.FLAGGED_DELETE_FAILED, PolicyOutcome.DELETED}
@@ -43,7 +46,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            with single_run(JOB):
+            with single_run(JOB, lease_seconds=LEASE_SECONDS):
                 self._run()
         except AnotherRunHolds as held:
             self.stdout.write(str(held))
