@@ -8,7 +8,9 @@ in the sandbox; both are audited with Pat as the actor.
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from keypairs.models import AuditEvent, BccInventoryEntry, Departure, KeyPairRequest
 from keypairs.offboarding import person_left
@@ -139,3 +141,19 @@ def test_a_key_pair_not_on_the_page_cannot_be_decided_on(alice, pat):
 def test_the_admin_index_links_to_the_page_for_those_who_may_see_it(pat, audrey):
     assert PAGE in signed_in(pat).get("/admin/").content.decode()
     assert PAGE in signed_in(audrey).get("/admin/").content.decode()
+
+
+def test_the_page_costs_the_same_queries_for_many_key_pairs_as_for_one(alice, bob, pat, flag_policy):
+    admin = signed_in(pat)
+    made(alice, "web")
+    person_left(person=alice, route=Departure.Route.DEACTIVATED, origin=ORIGIN)
+    with CaptureQueriesContext(connection) as one:
+        assert admin.get(PAGE).content.decode().count('class="flagged-row"') == 1
+
+    for number in range(5):
+        made(bob, f"build-{number}")
+    person_left(person=bob, route=Departure.Route.OFFBOARDED, origin=ORIGIN)
+    with CaptureQueriesContext(connection) as six:
+        assert admin.get(PAGE).content.decode().count('class="flagged-row"') == 6
+
+    assert len(six.captured_queries) == len(one.captured_queries)
