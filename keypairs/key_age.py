@@ -105,8 +105,8 @@ class KeyAge:
         """The reminder threshold to mail now, if any: the smallest one passed and not sent yet.
 
         Thresholds count ``days_left`` (a key pair 13.5 days away is 14 days away, and past its
-        14-day threshold), so the mail's "in 14 days" is the threshold's number. Only the smallest passed threshold is due, so a run after a pause
-        sends one mail, not one per threshold missed.
+        14-day threshold), so the mail's "in 14 days" is the threshold's number. Only the smallest
+        passed threshold is due, so a run after a pause sends one mail, not one per threshold missed.
         """
         if self.expired:
             return None
