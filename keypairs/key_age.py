@@ -12,7 +12,7 @@ it per region (0 there: no maximum in that region). The pages show the expiry wi
   smallest threshold sent, claimed with a conditional UPDATE: keypairs.services.expiry_reminder).
   A run that finds several thresholds passed sends only the smallest one, not a burst. People
   who left (inactive, or a departure they have not come back from) get none: the offboarding
-  policy decides about their key pairs.
+  policy decides about their key pairs (which still expire: the age is the key's, not the person's).
 - At expiry, ``KEYPAIR_EXPIRY_POLICY`` (``flag`` or ``delete``) through
   ``keypairs.services.policy``: bound key pairs are flagged, not deleted. The step taken is
   remembered as ``expiry_reminder_days = 0`` ("nothing left to remind of"), so a key pair a

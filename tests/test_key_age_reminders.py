@@ -241,3 +241,22 @@ def test_finding_whom_to_remind_is_one_query_however_many_key_pairs(alice, bob, 
     assert run.reminded == [] and run.steps == []
     assert len(nothing_due.captured_queries) == 1
     assert re.search(r"\bJOIN\b", nothing_due.captured_queries[0]["sql"])  # the owner comes with the record
+
+
+def test_each_reminder_due_costs_only_its_writes(alice, bob, smtp_server):
+    bob.email = "bob@example.com"
+    bob.save()
+    records = [aged(owner, f"{owner.username}-{index}", days_old=1) for index in range(3) for owner in (alice, bob)]
+    now = days_before_expiry(records[0], 13.5)
+
+    with CaptureQueriesContext(connection) as queries:
+        run = run_at(now)
+
+    assert len(run.reminded) == 6 and len(smtp_server.received) == 6
+    reads_of_records = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT")
+        and ('"keypairs_keypairrequest"' in query["sql"] or '"auth_user"' in query["sql"])
+    ]
+    assert len(reads_of_records) == 1  # the candidates, with their owners; then only the claims and audit rows
