@@ -219,11 +219,10 @@ def _expire(record: KeyPairRequest, age: KeyAge, *, run: KeyAgeRun, origin: Orig
 def _unsettle_if_renewed(record: KeyPairRequest, age: KeyAge | None) -> None:
     """A reminder or expiry marked on a key pair no longer near its expiry (the maximum was raised,
     or removed) is forgotten, so that the new expiry is reminded of and enforced in its turn."""
-    if record.expiry_reminder_days is None:
+    marked = record.expiry_reminder_days
+    if marked is None:
         return
-    if age is not None and age.near:
-        return
-    KeyPairRequest.objects.filter(pk=record.pk, expiry_reminder_days=record.expiry_reminder_days).update(
-        expiry_reminder_days=None
-    )
+    if age is not None and age.near and marked != EXPIRY_HANDLED:
+        return  # a reminder of this expiry: still true (an expiry step is, only while expired)
+    KeyPairRequest.objects.filter(pk=record.pk, expiry_reminder_days=marked).update(expiry_reminder_days=None)
     record.expiry_reminder_days = None

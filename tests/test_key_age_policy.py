@@ -184,3 +184,19 @@ def test_key_pairs_not_in_bcc_are_left_alone(alice):
     assert run.steps == []
     assert not KeyPairRequest.objects.filter(flagged_at__isnull=False).exists()
     assert rows_of(Action.FLAGGED) == []
+
+
+def test_a_maximum_raised_after_the_expiry_step_enforces_the_new_expiry_in_its_turn(alice, settings):
+    record = aged(alice, "old-key", days_old=1)
+    run_at(days_before_expiry(record, -1))  # flagged under 90 days
+    record.refresh_from_db()
+    keypair_clear_flag(keypair_request=record, actor=None, why="the maximum is being raised", origin=Origin())
+    settings.KEYPAIR_MAX_AGE_DAYS = 95
+
+    before_new_expiry = run_at(days_before_expiry(record, -1))  # 4 days before the new expiry
+    after_new_expiry = run_at(days_before_expiry(record, -6))
+
+    assert before_new_expiry.steps == []
+    assert [step.outcome for step in after_new_expiry.steps] == [PolicyOutcome.FLAGGED]
+    assert len(rows_of(Action.FLAGGED, record)) == 2
+    assert "older than the maximum age of 95 days in bj" in rows_of(Action.FLAGGED, record)[-1].detail
