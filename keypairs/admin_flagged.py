@@ -10,8 +10,8 @@ Who: portal admins and superusers see it and decide; auditors see it and cannot 
 decision is one key pair, confirmed on its own page, then POSTed with the admin's CSRF check:
 "keep" clears the flag (``keypair_clear_flag``, audited ``flag_cleared``), "delete" goes through
 ``keypair_delete_for_governance`` (audited, the admin as actor). "Keep" is offered for flagged
-key pairs; one pending deletion is not flagged yet, so it can be deleted now, or kept by its
-owner coming back.
+key pairs, those pending deletion included: ``enforce_departures`` deletes only the key pairs
+still flagged, so keeping one spares it.
 
 A view of the admin site without a model of its own (no proxy model, no migration): its URLs
 are put in front of the site's, and its link is added to the "BCC key pairs" section of the
@@ -145,13 +145,13 @@ def _status(record: KeyPairRequest, departure: Departure | None) -> str:
             if record.deleted_at
             else gettext("deleted")
         )
+    when = pending_deletion_date(departure) if record.flag_reason in ("", FlagReason.OWNER_LEFT) else None
+    if when is not None:
+        return gettext("pending deletion on {when}").format(when=_when(when))
     if record.flagged_at is not None:
         return gettext("flagged ({reason}) on {when}").format(
             reason=FlagReason(record.flag_reason).label if record.flag_reason else "", when=_when(record.flagged_at)
         )
-    when = pending_deletion_date(departure)
-    if when is not None:
-        return gettext("pending deletion on {when}").format(when=_when(when))
     return gettext("waiting for enforce_key_policy")
 
 

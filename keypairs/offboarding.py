@@ -9,10 +9,11 @@ The operators' policy (``OFFBOARDING_POLICY``) decides the key pairs' fate:
 
 - ``flag``: at once, each live key pair is flagged (reason ``owner_left``) and listed on the
   admin page "Key pairs of people who left" for a portal admin to keep or delete.
-- ``delete``: after ``OFFBOARDING_GRACE_DAYS`` (``Departure.delete_after``), ``manage.py
-  enforce_key_policy`` deletes them through ``keypairs.services.policy``, which flags a bound
-  key pair instead (deleting it would not end the logins it grants). Meanwhile the admin page
-  shows them "pending deletion on <date>".
+- ``delete``: flagged at once as well, and listed "pending deletion on <date>"; after
+  ``OFFBOARDING_GRACE_DAYS`` (``Departure.delete_after``), ``manage.py enforce_key_policy``
+  deletes those still flagged through ``keypairs.services.policy``, which leaves a bound key
+  pair flagged instead (deleting it would not end the logins it grants). A portal admin's
+  "keep" (the flag cleared) spares a key pair from the deletion.
 
 Each leaving is audited (``person_left``: route, policy, how many key pairs and when they go)
 and mailed to the portal admins. A person who comes back before their key pairs are deleted
@@ -87,11 +88,14 @@ def person_left(*, person, route: str, origin: Origin, actor=None, reason: str =
         )
         + (REASON_DETAIL.format(reason=reason) if reason else ""),
     )
+    # Flagged at once under both policies: under ``delete`` the flag is what lists them as
+    # "pending deletion" with "keep" and "delete now", and a portal admin's "keep" (the flag
+    # cleared) is what spares one from the deletion after the grace period.
+    for keypair_request in keypairs:
+        keypair_apply_policy(
+            keypair_request=keypair_request, reason=OWNER_LEFT, policy=FLAG, why=WHY_LEFT, origin=origin
+        )
     if policy == FLAG:
-        for keypair_request in keypairs:
-            keypair_apply_policy(
-                keypair_request=keypair_request, reason=OWNER_LEFT, policy=FLAG, why=WHY_LEFT, origin=origin
-            )
         Departure.objects.filter(pk=departure.pk, settled_at__isnull=True).update(settled_at=now)
         departure.settled_at = now
 
@@ -157,7 +161,11 @@ def enforce_departures(*, now: datetime, origin: Origin) -> list[PolicyStep]:
     for departure in waiting.order_by("left_at"):
         if policy == DELETE and now < (departure.delete_after or departure.left_at + grace):
             continue
-        for keypair_request in live_keypairs_of(departure.person).order_by("created_at"):
+        keypairs = live_keypairs_of(departure.person)
+        if policy == DELETE:
+            # Only those still flagged: a portal admin may have kept one (its flag cleared).
+            keypairs = keypairs.filter(flagged_at__isnull=False, flag_reason=OWNER_LEFT)
+        for keypair_request in keypairs.order_by("created_at"):
             steps.append(
                 keypair_apply_policy(
                     keypair_request=keypair_request, reason=OWNER_LEFT, policy=policy, why=WHY_LEFT, origin=origin

@@ -94,9 +94,16 @@ def _flag(
     won = KeyPairRequest.objects.filter(
         pk=keypair_request.pk, status=KeyPairRequest.Status.CREATED, flagged_at__isnull=True
     ).update(flagged_at=now, flag_reason=reason)
-    if not won:
+    if not won and outcome is PolicyOutcome.FLAGGED:
         return PolicyStep(keypair_request, reason, PolicyOutcome.ALREADY_FLAGGED)
-    keypair_request.flagged_at, keypair_request.flag_reason = now, reason
+    if not won and outcome is PolicyOutcome.FLAGGED_DELETE_FAILED:
+        # Already flagged and on record: the delete service audited the failure itself, and the
+        # caller learns the delete failed (to try again), not merely that it was flagged.
+        return PolicyStep(keypair_request, reason, outcome, detail)
+    if won:
+        keypair_request.flagged_at, keypair_request.flag_reason = now, reason
+    # Newly flagged, or flagged before (an owner who left under ``delete``) and now spared the
+    # deletion because it is bound: either way the log says why it is still there.
     audit = auditor_for(user=None, origin=origin, keypair_request=keypair_request, why=why)
     audit(action=AuditEvent.Action.FLAGGED, outcome=AuditEvent.Outcome.SUCCESS, detail=detail or str(outcome))
     return PolicyStep(keypair_request, reason, outcome, detail)

@@ -53,7 +53,7 @@ def test_portal_admins_see_who_left_when_how_and_each_key_pair_with_its_status(a
     assert "<td>2</td>" in page and "unknown" in page  # bound: from the inventory, or not known
     assert "flagged (Older than the maximum age)" in page
     assert decide_url(old, "keep") in page and decide_url(web, "delete") in page
-    assert decide_url(web, "keep") not in page  # pending deletion is not flagged: nothing to keep yet
+    assert decide_url(web, "keep") in page  # pending deletion: keeping it spares it from the deletion
 
 
 def test_the_filter_shows_one_reason(alice, bob, pat, flag_policy):

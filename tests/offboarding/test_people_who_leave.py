@@ -23,7 +23,7 @@ from django.test import Client
 from keypairs.management.commands.offboard import UNKNOWN_USER
 from keypairs.models import Departure, KeyPairRequest
 from keypairs.offboarding import enforce_departures, person_left, person_returned
-from keypairs.services.policy import PolicyOutcome
+from keypairs.services.policy import PolicyOutcome, keypair_clear_flag
 from portal.auth import refusals
 from portal.auth.roles import Role, assign_roles
 from tests.auth_people import person
@@ -230,7 +230,8 @@ def test_offboard_deactivates_and_applies_the_policy_once(alice, delete_policy):
     assert departure.delete_after - departure.left_at == timedelta(days=14)
     assert said.startswith("alice offboarded: account deactivated; 1 key pair(s) to be deleted on ")
     assert "reason: HR ticket 4711" in actions("person_left")[0][1]
-    assert fresh(web).flagged_at is None and in_bcc(web)  # under delete: nothing until the grace is over
+    # Under delete: flagged at once (listed "pending deletion"), deleted only after the grace period.
+    assert fresh(web).flag_reason == OWNER_LEFT and in_bcc(web)
 
     again = offboard("alice")
 
@@ -265,9 +266,21 @@ def test_under_delete_key_pairs_go_after_the_grace_period_and_a_bound_one_is_fla
     assert not in_bcc(web) and fresh(web).status == "deleted"
     assert in_bcc(bound) and fresh(bound).flag_reason == OWNER_LEFT
     assert departure_of(alice).settled_at is not None
-    assert "bound to 2 instance(s)" in actions("flagged")[0][1]
+    assert "bound to 2 instance(s)" in actions("flagged")[-1][1]
     # Idempotent: nothing left to do.
     assert enforce_departures(now=departure.delete_after + timedelta(days=1), origin=ORIGIN) == []
+
+
+def test_under_delete_a_key_pair_a_portal_admin_kept_is_not_deleted_after_the_grace_period(alice, delete_policy):
+    kept, gone = made(alice, "kept"), made(alice, "gone")
+    departure = person_left(person=alice, route=Route.OFFBOARDED, origin=ORIGIN)
+    keypair_clear_flag(keypair_request=kept, actor=None, why="kept by a portal admin", origin=ORIGIN)
+
+    steps = enforce_departures(now=departure.delete_after + timedelta(minutes=1), origin=ORIGIN)
+
+    assert {step.keypair_request.name: step.outcome for step in steps} == {"gone": PolicyOutcome.DELETED}
+    assert in_bcc(kept) and fresh(kept).status == "created" and fresh(kept).flagged_at is None
+    assert not in_bcc(gone)
 
 
 def test_coming_back_before_the_grace_period_ends_keeps_the_key_pairs(alice, delete_policy):
