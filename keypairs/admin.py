@@ -361,3 +361,6 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
         if delivery["reported_at"] is not None:
             text += " The owner reported that they did not download it."
         return text
+
+
+from keypairs import admin_inventory  # noqa: E402, F401 - the BCC inventory's page registers itself
