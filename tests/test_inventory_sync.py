@@ -246,3 +246,16 @@ def test_a_first_sync_of_owned_key_pairs_costs_the_same_queries_for_many(db, ali
     many = first_sync(30)  # the 3 from before are seen again, 30 are new
 
     assert many == few
+
+
+def test_an_unowned_key_pair_renamed_in_the_console_shows_its_new_values(db, portal_on_sandbox, regions):
+    console = imported("gz", "before")
+    sync()
+    get_client("gz").rename_keypair(console, name="after")
+    get_client("gz").update_keypair_description(console, description="now described")
+
+    sync()
+
+    found = entry(console)
+    assert (found.name, found.description, found.gone_at, found.record) == ("after", "now described", None, None)
+    assert len(actions("found_unowned", console)) == 1
