@@ -28,7 +28,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
-from keypairs import inventory_drift
+from keypairs import audit_review, inventory_drift
 from keypairs.admin import RegionFilter
 from keypairs.audit import origin_of
 from keypairs.forms_inventory import AssignForm
@@ -80,16 +80,7 @@ class StateFilter(admin.SimpleListFilter):
 
 @admin.register(BccInventoryEntry)
 class BccInventoryEntryAdmin(admin.ModelAdmin):
-    list_display = (
-        "name",
-        "region",
-        "keypair_id",
-        "owner",
-        "instance_count",
-        "age_days",
-        "last_seen_at",
-        "marks",
-    )
+    list_display = ("name", "region", "keypair_id", "owner", "instances", "age_days", "last_seen", "marks")
     list_filter = (RegionFilter, OwnershipFilter, StateFilter)
     search_fields = ("name", "keypair_id")
     search_help_text = gettext_lazy("A key pair name's beginning (any case), or a whole key pair id.")
@@ -98,6 +89,7 @@ class BccInventoryEntryAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     actions = None
     change_form_template = "admin/keypairs/bccinventoryentry/change_form.html"
+    change_list_template = "admin/keypairs/bccinventoryentry/change_list.html"
 
     class Media:
         css: ClassVar = {"all": ("css/audit-review.css",)}
@@ -137,6 +129,14 @@ class BccInventoryEntryAdmin(admin.ModelAdmin):
             return format_html('<span class="audit-badge-security inventory-unowned">{}</span>', gettext("unowned"))
         return entry.record.owner.get_username()
 
+    @admin.display(description=gettext_lazy("Instances"), ordering="instance_count")
+    def instances(self, entry: BccInventoryEntry) -> int:
+        return entry.instance_count
+
+    @admin.display(description=gettext_lazy("Last seen"), ordering="last_seen_at")
+    def last_seen(self, entry: BccInventoryEntry) -> str:
+        return audit_review.timestamp(entry.last_seen_at)
+
     @admin.display(description=gettext_lazy("Age (days)"), ordering="bcc_created_at")
     def age_days(self, entry: BccInventoryEntry) -> str:
         if entry.bcc_created_at is None:
@@ -147,7 +147,7 @@ class BccInventoryEntryAdmin(admin.ModelAdmin):
     def marks(self, entry: BccInventoryEntry) -> str:
         said = []
         if entry.gone_at is not None:
-            said.append(gettext("Gone since %(time)s") % {"time": f"{entry.gone_at:%Y-%m-%d %H:%M} UTC"})
+            said.append(gettext("Gone since %(time)s") % {"time": audit_review.timestamp(entry.gone_at)})
         if getattr(entry, "changed_outside", False):
             said.append(gettext("Changed outside the portal"))
         return "; ".join(said) or "—"
