@@ -13,7 +13,7 @@ help:
 	@echo "make run    - start the portal on http://127.0.0.1:$(PORT)/ with the built-in BCC sandbox"
 	@echo "make test   - run the test suite (browser tests need /usr/bin/chromium)"
 	@echo "make lint   - ruff check + format check + Django's system checks"
-	@echo "make bench  - benchmarks against the official SDK, through gunicorn, My key pairs (~9 min; docs/benchmarks.md)"
+	@echo "make bench  - benchmarks against the official SDK, through gunicorn, My key pairs, the inventory sync (~10 min; docs/benchmarks.md)"
 	@echo "make bench-audit - the audit log at 10k, 100k and 1M rows, SQLite and PostgreSQL (~12 min, ~5 once seeded)"
 	@echo "make bench-quick - every benchmark once, small (a smoke run, ~2 min)"
 
@@ -67,6 +67,9 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.keypair_list --database sqlite
 	@if $(BENCH_PG); then $(BIN)/python -m bench.keypair_list --database postgres; \
 	else echo "PostgreSQL not reachable: My key pairs benchmark on PostgreSQL skipped"; fi
+	$(BIN)/python -m bench.inventory_sync --database sqlite
+	@if $(BENCH_PG); then $(BIN)/python -m bench.inventory_sync --database postgres; \
+	else echo "PostgreSQL not reachable: inventory sync benchmark on PostgreSQL skipped"; fi
 
 bench-audit: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.growth --database sqlite
@@ -82,3 +85,4 @@ bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.growth --sizes 1000,10000 --rounds 2 --pages 2 --creates 5
 	$(BIN)/python -m bench.audit_review --rows 10000 --runs 3
 	$(BIN)/python -m bench.keypair_list --keypairs 30 --rounds 3
+	$(BIN)/python -m bench.inventory_sync --keypairs 300 --drift 12

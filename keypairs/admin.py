@@ -5,8 +5,9 @@ append-only by design, and a create attempt's record is evidence. ``Delivery`` i
 registered at all, so no admin page can ever show a ciphertext, salt or token hash.
 
 Who sees what (``portal/auth/roles.py``): auditors have view permission on audit events
-only; portal admins also on create attempts, users and groups; developers are not staff
-and never reach the admin.
+and the BCC inventory; portal admins also on create attempts, users and groups, and they
+alone act on the inventory (``keypairs/admin_inventory.py``, imported at the end of this
+module); developers are not staff and never reach the admin.
 
 The audit log's pages are built for a million rows and more (``keypairs/audit_review.py``):
 no ``COUNT(*)`` over the table, no ``SELECT DISTINCT`` for the region filter or the date
@@ -365,5 +366,6 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
 
 # The page "Key pairs of people who left" (and every flagged key pair): keypairs/admin_flagged.py.
 from keypairs import admin_flagged  # noqa: E402 - after the site's own registrations
+from keypairs import admin_inventory  # noqa: E402, F401 - the BCC inventory's page registers itself
 
 admin_flagged.install()

@@ -32,6 +32,8 @@ class ListState(TextChoices):
     DOWNLOADED = "downloaded", _("Downloaded")
     REPORTED = "reported", _("Reported")
     IMPORTED = "imported", _("Imported")
+    # Made outside the portal and assigned by a portal admin (the BCC inventory).
+    ASSIGNED = "assigned", _("Assigned to you")
     DELETED = "deleted", _("Deleted")
 
 
@@ -52,6 +54,8 @@ def state_condition(state: str) -> Q:
         return Q(status=Status.CREATED, delivery__reported_at__isnull=False)
     if state == ListState.IMPORTED:
         return Q(status=Status.CREATED, kind=Kind.IMPORT)
+    if state == ListState.ASSIGNED:
+        return Q(status=Status.CREATED, kind=Kind.ASSIGNED)
     if state == ListState.DELETED:
         return Q(status=Status.DELETED)
     raise ValueError(f"Unknown key pair state {state!r}.")

@@ -224,6 +224,7 @@ def test_each_state_filter_shows_the_key_pairs_in_that_state(alice):
     reported = downloaded(alice, "is-reported")
     delivery_report(delivery_public_id=reported.public_id, user=alice, origin=Origin())
     named(alice, "is-imported", kind=KeyPairRequest.Kind.IMPORT)
+    named(alice, "is-assigned", kind=KeyPairRequest.Kind.ASSIGNED)
     named(alice, "is-deleted", status=Status.DELETED)
     named(alice, "is-failed", status=Status.FAILED)
     client = signed_in(alice)
@@ -235,8 +236,10 @@ def test_each_state_filter_shows_the_key_pairs_in_that_state(alice):
         "downloaded": ["is-downloaded"],
         "reported": ["is-reported"],
         "imported": ["is-imported"],
+        "assigned": ["is-assigned"],
         "deleted": ["is-deleted"],
     }
+    assert badges(client.get(LIST_URL, {"state": "assigned"})) == {"is-assigned": "Assigned to you"}
     assert badges(client.get(LIST_URL, {"state": "reported"})) == {"is-reported": "Reported"}
 
 

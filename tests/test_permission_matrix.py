@@ -12,9 +12,11 @@ every key pair page); one who also holds the developer role is a developer like 
 404, not Alice's key, with her cookie).
 
 Reading the admin columns: developers are not staff, so the admin sends them to its sign-in
-(302), which refuses them (403, admin_sign_in's row); auditors see the audit log only; portal
-admins see every record, view only; superusers see every record too and alone manage accounts
-and groups; nobody adds, changes or deletes an audit event or a create attempt (403).
+(302), which refuses them (403, admin_sign_in's row); auditors see the audit log and the BCC inventory;
+portal admins see every record, view only, and alone (with superusers) assign or delete an
+unowned key pair from the BCC inventory; superusers see every record too and alone manage
+accounts and groups; nobody adds, changes or deletes an audit event, a create attempt or an
+inventory entry through the admin's forms (403).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from django.urls import URLResolver, get_resolver
 
 from keypairs.audit import audit_record
 from keypairs.delivery import delivery_create
-from keypairs.models import AuditEvent, Delivery, KeyPairRequest
+from keypairs.models import AuditEvent, BccInventoryEntry, Delivery, KeyPairRequest
 from keypairs.views import DOWNLOAD_COOKIE
 from portal.auth.roles import GROUP_NAMES, Role
 from tests.auth_people import person
@@ -48,8 +50,10 @@ ADMIN_RECORDS = (302, 302, 403, 200, 302, 200, 200)  # portal admins only
 ADMIN_PAGE = (302, 302, 200, 200, 302, 200, 200)  # any staff
 # Managing accounts and groups: superusers only, the break-glass job (an empty POST shows the form again: 200).
 ACCOUNTS = (302, 302, 403, 403, 302, 200, 200)
+# Assigning or deleting an unowned key pair from the BCC inventory: portal admins (and superusers), not auditors.
+INVENTORY_ACTION = (302, 302, 403, 200, 302, 200, 200)
 
-# (route name, method, URL with {keypair} {event} {user} {group} {content_type}, codes in PEOPLE order)
+# (route name, method, URL with {keypair} {event} {entry} {user} {group} {content_type}, codes in PEOPLE order)
 ROWS = [
     # The portal
     # Reviewers are sent on to the audit review (the admin's "View site" leads here).
@@ -149,6 +153,53 @@ ROWS = [
     ),
     ("admin:keypairs_keypairrequest_add", "get", "/admin/keypairs/keypairrequest/add/", STAFF_ONLY),
     ("admin:keypairs_keypairrequest_delete", "post", "/admin/keypairs/keypairrequest/{request}/delete/", STAFF_ONLY),
+    # The BCC inventory: auditors and portal admins see it; portal admins alone assign or delete
+    # (an empty POST shows the confirmation page), and no form ever changes an entry.
+    ("admin:keypairs_bccinventoryentry_changelist", "get", "/admin/keypairs/bccinventoryentry/", AUDIT_LOG),
+    ("admin:keypairs_bccinventoryentry_change", "get", "/admin/keypairs/bccinventoryentry/{entry}/change/", AUDIT_LOG),
+    (
+        "admin:keypairs_bccinventoryentry_change",
+        "post",
+        "/admin/keypairs/bccinventoryentry/{entry}/change/",
+        STAFF_ONLY,
+    ),
+    (
+        "admin:keypairs_bccinventoryentry_history",
+        "get",
+        "/admin/keypairs/bccinventoryentry/{entry}/history/",
+        AUDIT_LOG,
+    ),
+    ("admin:keypairs_bccinventoryentry_add", "get", "/admin/keypairs/bccinventoryentry/add/", STAFF_ONLY),
+    (
+        "admin:keypairs_bccinventoryentry_delete",
+        "post",
+        "/admin/keypairs/bccinventoryentry/{entry}/delete/",
+        STAFF_ONLY,
+    ),
+    (
+        "admin:keypairs_bccinventoryentry_assign",
+        "post",
+        "/admin/keypairs/bccinventoryentry/{entry}/assign/",
+        INVENTORY_ACTION,
+    ),
+    (
+        "admin:keypairs_bccinventoryentry_assign",
+        "get",
+        "/admin/keypairs/bccinventoryentry/{entry}/assign/",
+        (302, 302, 405, 405, 302, 405, 405),
+    ),
+    (
+        "admin:keypairs_bccinventoryentry_delete_unowned",
+        "post",
+        "/admin/keypairs/bccinventoryentry/{entry}/delete-unowned/",
+        INVENTORY_ACTION,
+    ),
+    (
+        "admin:keypairs_bccinventoryentry_delete_unowned",
+        "get",
+        "/admin/keypairs/bccinventoryentry/{entry}/delete-unowned/",
+        (302, 302, 405, 405, 302, 405, 405),
+    ),
     # Users and groups
     ("admin:auth_user_changelist", "get", "/admin/auth/user/", ADMIN_RECORDS),
     ("admin:auth_user_change", "get", "/admin/auth/user/{user}/change/", ADMIN_RECORDS),
@@ -201,10 +252,12 @@ def world(alice, bob, portal_on_sandbox) -> World:
     for name in ("alice", "bob", "superuser", "superuser_developer"):
         clients[name].cookies[DOWNLOAD_COOKIE] = token
     event = audit_record(action="created", outcome="success", actor=alice, keypair_name="build-server")
+    entry = BccInventoryEntry.objects.create(region="bj", keypair_id="k-stray0001", name="stray")
     ids = {
         "keypair": keypair_request.public_id,
         "request": keypair_request.pk,
         "event": event.pk,
+        "entry": entry.pk,
         "user": alice.pk,
         "group": Group.objects.get(name=GROUP_NAMES[Role.DEVELOPER]).pk,
         "content_type": ContentType.objects.get_for_model(AuditEvent).pk,

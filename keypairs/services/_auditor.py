@@ -11,7 +11,9 @@ def auditor_for(*, user, origin: Origin, keypair_request: KeyPairRequest, why: s
 
     They are read from ``keypair_request`` when a row is written, not when the auditor is made:
     a row written after a rename or after BCC's answer names the key pair as it is then.
-    ``why`` (a policy's reason, an admin's decision) ends every row's detail.
+    ``why`` (a policy's reason, an admin's decision) ends every row's detail. For a key pair the
+    portal owns no record of, ``keypair_request`` is its ``BccInventoryEntry``: only ``region``,
+    ``name`` and ``keypair_id`` are read (``keypairs.services.inventory``).
     """
 
     def record(**fields) -> None:

@@ -65,6 +65,17 @@ def keypair_records_sync(*, records: Sequence[KeyPairRequest], origin: Origin) -
     """
     live = [record for record in records if live_in_bcc(record)]
     state = bcc_state.keypairs_in_bcc(regions=sorted({record.region for record in live}))
+    return keypair_records_sync_with_state(records=live, state=state, origin=origin)
+
+
+def keypair_records_sync_with_state(
+    *, records: Sequence[KeyPairRequest], state: bcc_state.BccState, origin: Origin
+) -> RecordsSync:
+    """The same, against a state already read (the inventory sync's own walk): no call to BCC.
+
+    Records in regions ``state`` does not hold are left out of the answer.
+    """
+    live = [record for record in records if live_in_bcc(record) and record.region in state.regions]
     lookups = {record.pk: state.lookup(region=record.region, keypair_id=record.keypair_id) for record in live}
     comparisons = _settle(live, lookups, origin)
     unreachable = [region.unreachable_sentence for region in state.unreachable]

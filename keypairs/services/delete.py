@@ -151,22 +151,33 @@ def _delete(*, actor, keypair_request: KeyPairRequest, origin: Origin, why: str)
 
     audit = auditor_for(user=actor, origin=origin, keypair_request=keypair_request, why=why)
     audit(action=Action.DELETE_REQUESTED, outcome=Outcome.SUCCESS)
-    already_gone = False
-    try:
-        get_client(keypair_request.region).delete_keypair(keypair_request.keypair_id)
-    except BccApiError as error:
-        if error.code != errors.KEYPAIR_NOT_EXIST:
-            _failed(keypair_request, error, audit=audit, origin=origin)
-        already_gone = True
-    except BccError as error:
-        _failed(keypair_request, error, audit=audit, origin=origin)
-    except ImproperlyConfigured as error:
-        raise _owned.misconfigured(FAILURES, keypair_request, error, audit=audit, origin=origin) from error
-
+    already_gone = delete_in_bcc(target=keypair_request, audit=audit, origin=origin)
     erased = _record_deleted(keypair_request)
     detail = (DETAIL_ALREADY_GONE if already_gone else DETAIL_DELETED) + (DETAIL_KEY_ERASED if erased else "")
     audit(action=Action.DELETED, outcome=Outcome.SUCCESS, detail=detail)
     return DeleteResult(keypair_request, already_gone=already_gone, private_key_erased=erased)
+
+
+def delete_in_bcc(*, target, audit, origin: Origin) -> bool:
+    """BCC's delete of ``target``'s key pair; True when BCC no longer had it (``Keypair.KeypairNotExist``).
+
+    ``target`` is a ``KeyPairRequest``, or for a key pair no one in the portal owns its
+    ``BccInventoryEntry`` (``keypairs.services.inventory``): only its ``region``, ``keypair_id``
+    and ``name`` are read. A failure is worded, logged for the operators when only they can
+    help, and audited through ``audit`` (delete_failed) before ``ServiceFailed`` is raised;
+    nothing in the portal has changed then.
+    """
+    try:
+        get_client(target.region).delete_keypair(target.keypair_id)
+    except BccApiError as error:
+        if error.code != errors.KEYPAIR_NOT_EXIST:
+            _failed(target, error, audit=audit, origin=origin)
+        return True
+    except BccError as error:
+        _failed(target, error, audit=audit, origin=origin)
+    except ImproperlyConfigured as error:
+        raise _owned.misconfigured(FAILURES, target, error, audit=audit, origin=origin) from error
+    return False
 
 
 def _record_deleted(keypair_request: KeyPairRequest) -> bool:

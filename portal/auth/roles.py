@@ -1,9 +1,10 @@
 """The portal's three roles, the Django groups that carry them, and how SSO claims map to them.
 
 - **developer**: creates key pairs and downloads their own private keys. Never sees the admin.
-- **auditor**: reviews the audit log in the admin (view only) and nothing else.
+- **auditor**: reviews the audit log and the BCC inventory in the admin (view only) and nothing else.
 - **portal admin**: sees every record the admin shows (audit log, create attempts, users and
-  groups), view only. Changing users would include making someone a superuser, so it stays
+  groups, the BCC inventory), view only, except that they assign or delete an unowned key pair
+  from the BCC inventory. Changing users would include making someone a superuser, so it stays
   with the break-glass superuser accounts made by ``createsuperuser``.
 
 Roles are independent: a developer who also audits holds both. Each role is one Django group
@@ -43,13 +44,20 @@ GROUP_NAMES = {
 
 # The one permission every key pair page asks for.
 CREATE_KEYPAIRS = "keypairs.add_keypairrequest"
+# The BCC inventory: auditors and portal admins see it; portal admins alone act on it.
+VIEW_INVENTORY = "keypairs.view_bccinventoryentry"
+CHANGE_INVENTORY = "keypairs.change_bccinventoryentry"
 
 PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
     Role.DEVELOPER: (CREATE_KEYPAIRS,),
-    Role.AUDITOR: ("keypairs.view_auditevent",),
+    Role.AUDITOR: ("keypairs.view_auditevent", VIEW_INVENTORY),
     Role.PORTAL_ADMIN: (
         "keypairs.view_auditevent",
         "keypairs.view_keypairrequest",
+        VIEW_INVENTORY,
+        # Assigning or deleting an unowned key pair from the BCC inventory (keypairs/admin_inventory.py):
+        # the model's own change permission, so no migration; the admin never offers a change form.
+        CHANGE_INVENTORY,
         "auth.view_user",
         "auth.view_group",
     ),
