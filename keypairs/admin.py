@@ -364,8 +364,8 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
         return text
 
 
-# The page "Key pairs of people who left" (and every flagged key pair): keypairs/admin_flagged.py.
-from keypairs import admin_flagged  # noqa: E402 - after the site's own registrations
-from keypairs import admin_inventory  # noqa: E402, F401 - the BCC inventory's page registers itself
+# After the site's own registrations: the page "Key pairs of people who left" (and every
+# flagged key pair), and the BCC inventory's page, which registers itself.
+from keypairs import admin_flagged, admin_inventory  # noqa: E402, F401
 
 admin_flagged.install()
