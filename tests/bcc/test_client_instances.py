@@ -88,7 +88,7 @@ def test_get_instance_refuses_an_id_that_is_not_one(client, sandbox):
 def test_an_unknown_instance_is_instance_not_exist(client):
     with pytest.raises(errors.BccApiError) as raised:
         client.get_instance("i-nowhere1")
-    assert (raised.value.code, raised.value.status) == ("Keypair.InstanceNotExist", 404)
+    assert (raised.value.code, raised.value.status) == (errors.INSTANCE_NOT_EXIST, 404)
 
 
 def test_attach_reports_the_instances_bcc_could_not_bind(client, sandbox):
@@ -106,7 +106,7 @@ def test_attach_where_nothing_can_be_bound_is_bcc_s_error(client, sandbox):
     windows = windows_instances(sandbox, "bj", 1)
     with pytest.raises(errors.BccApiError) as raised:
         client.attach_keypair(keypair.keypair_id, instance_ids=windows)
-    assert (raised.value.code, raised.value.status) == ("Keypair.UnsupportOsType", 403)
+    assert (raised.value.code, raised.value.status) == (errors.UNSUPPORT_OS_TYPE, 403)
 
 
 def test_binding_another_key_pair_replaces_the_first_and_unbinding_it_frees_the_first_for_delete(client, sandbox):
