@@ -20,6 +20,7 @@ Linux or Windows is read from ``osName``, as BCC's v2 API has no ``osType``: an
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import string
@@ -184,7 +185,7 @@ def from_fields(fields: Any, *, region: str, now: datetime | None = None) -> Sto
         os_version=text["osVersion"]
         or DEFAULT_OS_VERSION["windows" if os_name.lower().startswith("windows") else "linux"],
         os_arch=text["osArch"] or "x86_64 (64bit)",
-        internal_ip=text["internalIp"] or "192.168.0.10",
+        internal_ip=text["internalIp"] or _internal_ip_for(instance_id),
         public_ip=text["publicIp"],
         zone_name=text["zoneName"] or f"cn-{region}-a",
         vpc_id=text["vpcId"] or f"vpc-{region}default",
@@ -196,6 +197,12 @@ def from_fields(fields: Any, *, region: str, now: datetime | None = None) -> Sto
         tags=_tags(fields.get("tags")),
         created_time=now or datetime.now(UTC),
     )
+
+
+def _internal_ip_for(instance_id: str) -> str:
+    """A private address of its own for an instance given none (stable for its id), so IP filters mean something."""
+    digest = hashlib.sha256(instance_id.encode()).digest()
+    return f"192.168.{digest[0]}.{2 + digest[1] % 250}"
 
 
 def _text(fields: Mapping[str, Any], name: str) -> str:

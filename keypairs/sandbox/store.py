@@ -2,8 +2,9 @@
 
 BCC keeps key pairs and instances per account and per region, and counts the quota
 there, so the store does too. An account is made the first time it is used, with its
-region's seeded instances (``seed.py``). Everything is behind one lock, held only for dictionary work: the slow
-part of a create (generating the RSA key) happens before :meth:`KeypairStore.add`.
+region's seeded instances (``seed.py``). Everything is behind one lock, held only for
+dictionary work: the slow part of a create (generating the RSA key) happens before
+:meth:`KeypairStore.add`.
 
 Choices where BCC documents nothing:
 
@@ -27,7 +28,8 @@ Choices where BCC documents nothing:
   the key pair does nothing. A repeated id counts once. BCC reboots a running instance to
   make a binding take effect; the sandbox does not play the reboot (the status stays).
 - Instances list in the order they were added; ``marker`` works as for key pairs, with
-  instance ids, and a page that is the last one has no ``nextMarker``.
+  instance ids, and a page that is the last one has no ``nextMarker``. The detail of an
+  unknown instance is ``Keypair.InstanceNotExist`` too (the reference gives no other code).
 - ``clientToken`` (create and import): the same token with the same parameters within
   24 hours answers with the key pair the first call made, as it is now (or as it was, if
   it was deleted since), and never with its private key: a private key is given out
