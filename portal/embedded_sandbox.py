@@ -24,8 +24,10 @@ def wanted(environment: os._Environ | dict) -> bool:
 def start(environment: os._Environ | dict, *, port: int = 0):
     """Start a sandbox on loopback and point the BCC_* variables at it. Returns the server."""
     from keypairs.sandbox import SandboxServer
+    from keypairs.sandbox.seed import InstanceSeed
 
-    server = SandboxServer(host="127.0.0.1", port=port).start()
+    # A few plausible machines in every region, so key pairs can be bound from the start.
+    server = SandboxServer(host="127.0.0.1", port=port, seed=InstanceSeed.built_in()).start()
     environment["BCC_ENDPOINT"] = server.endpoint_template
     environment["BCC_ACCESS_KEY_ID"] = server.access_key_id
     environment["BCC_SECRET_ACCESS_KEY"] = server.secret_access_key

@@ -23,6 +23,7 @@ from keypairs import bcc_state, limits
 from keypairs.bcc.factory import get_client
 from keypairs.bcc_state import Presence
 from keypairs.models import KeyPairRequest
+from tests.sandbox_instances import linux_instances
 
 REGIONS = ("bj", "gz", "su")
 LIST_BJ = ("GET", "/bj/v2/keypair")
@@ -79,6 +80,7 @@ def test_two_hundred_key_pairs_in_each_of_three_regions_cost_one_list_walk_per_r
     # BCC's quota (500) fits one page of 1000; pages of 100 show the walk follows nextMarker.
     monkeypatch.setattr(bcc_state, "LIST_PAGE_SIZE", 100)
     ids = {region: [imported(region, f"{region}-key-{n}") for n in range(200)] for region in REGIONS}
+    linux_instances(portal_on_sandbox, "gz", ids=["i-one", "i-two"])
     get_client("gz").attach_keypair(ids["gz"][7], instance_ids=["i-one", "i-two"])
     before = list_calls(portal_on_sandbox)
 
@@ -280,6 +282,7 @@ def test_a_walk_that_ends_while_a_waiter_looks_is_not_walked_again(portal_on_san
 
 def test_the_detail_read_is_one_call_with_what_bcc_holds(db, portal_on_sandbox):
     keypair_id = imported("bj", "detail", description="for the build box")
+    linux_instances(portal_on_sandbox, "bj", ids=["i-one"])
     get_client("bj").attach_keypair(keypair_id, instance_ids=["i-one"])
     calls = bcc_calls(portal_on_sandbox)
 
@@ -357,6 +360,7 @@ def test_a_key_pair_deleted_in_the_console_is_deleted_outside_the_portal(alice, 
 
 def test_an_unchanged_key_pair_is_not_changed_outside_and_carries_its_instance_count(alice, portal_on_sandbox):
     keypair_id = imported("bj", "steady", description="same")
+    linux_instances(portal_on_sandbox, "bj", ids=["i-a", "i-b", "i-c"])
     get_client("bj").attach_keypair(keypair_id, instance_ids=["i-a", "i-b", "i-c"])
     record = record_of(alice, keypair_id=keypair_id, name="steady", description="same")
 

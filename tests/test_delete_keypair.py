@@ -17,6 +17,7 @@ from keypairs.delivery import MESSAGE_EXPIRED
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 from keypairs.services import delete
 from tests.create_flow import audit_trail, closed_port, create, page_says, sent_to_bcc, the_request
+from tests.sandbox_instances import linux_instances
 
 Status = KeyPairRequest.Status
 
@@ -66,6 +67,7 @@ def test_the_confirmation_page_says_what_is_deleted_and_what_deleting_means(alic
 
 def test_the_confirmation_page_counts_the_instances_bcc_says_it_is_bound_to(alice_client, portal_on_sandbox):
     keypair_request = alices_keypair(alice_client)
+    linux_instances(portal_on_sandbox, "bj", ids=["i-web1", "i-web2"])
     get_client("bj").attach_keypair(keypair_request.keypair_id, instance_ids=["i-web1", "i-web2"])
 
     response = alice_client.get(delete_url(keypair_request))
@@ -125,6 +127,7 @@ def test_deleting_removes_it_from_bcc_records_its_end_and_erases_the_waiting_pri
 
 def test_a_key_pair_bound_to_instances_is_not_deleted_and_the_page_says_to_how_many(alice_client, portal_on_sandbox):
     keypair_request = alices_keypair(alice_client)
+    linux_instances(portal_on_sandbox, "bj", ids=["i-web1", "i-web2"])
     get_client("bj").attach_keypair(keypair_request.keypair_id, instance_ids=["i-web1", "i-web2"])
 
     response = alice_client.post(delete_url(keypair_request))

@@ -22,6 +22,7 @@ from keypairs.bcc.factory import get_client
 from keypairs.delivery import delivery_create
 from keypairs.models import AuditEvent, KeyPairRequest
 from tests.people import signed_in
+from tests.sandbox_instances import linux_instances
 
 LIST_URL = reverse("keypair_list")
 Action = AuditEvent.Action
@@ -175,6 +176,7 @@ def test_two_hundred_key_pairs_over_three_regions_cost_one_list_walk_per_region_
         in_bcc(alice, f"key-{n}" if n != 1 else "attached", region=regions[n % 3], save=False) for n in range(200)
     ]
     KeyPairRequest.objects.bulk_create(records)
+    linux_instances(portal_on_sandbox, "gz", ids=["i-one", "i-two"])
     get_client("gz").attach_keypair(records[1].keypair_id, instance_ids=["i-one", "i-two"])
     lists_before, gets_before = calls(portal_on_sandbox, "list"), calls(portal_on_sandbox, "get")
 
@@ -203,6 +205,7 @@ def test_only_the_regions_her_key_pairs_are_in_are_asked(alice, bob, portal_on_s
 
 def test_the_detail_page_makes_one_detail_call_and_no_list_call(alice, portal_on_sandbox):
     record = in_bcc(alice, "attached")
+    linux_instances(portal_on_sandbox, "bj", ids=["i-1", "i-2", "i-3"])
     get_client("bj").attach_keypair(record.keypair_id, instance_ids=["i-1", "i-2", "i-3"])
     lists, gets = calls(portal_on_sandbox, "list"), calls(portal_on_sandbox, "get")
 

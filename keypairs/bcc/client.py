@@ -24,14 +24,15 @@ from datetime import datetime
 from typing import Any
 
 from keypairs.bcc import errors, signer
-from keypairs.bcc.models import CallRecord, Keypair
+from keypairs.bcc.models import BindingResult, CallRecord, Instance, Keypair
 from keypairs.bcc.transport import RetryMode, Transport
 
 KEYPAIR_PATH = "/v2/keypair"
+INSTANCE_PATH = "/v2/instance"
 MAX_PAGE_SIZE = 1000
-# BCC ids look like `k-y7VWq`. Anything else is refused before it can reach a URL path
-# (no `/`, no `..`), since an id is interpolated into the path.
-_KEYPAIR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# BCC ids look like `k-y7VWq` and `i-KaRbT3xy`. Anything else is refused before it can reach
+# a URL path (no `/`, no `..`), since an id is interpolated into the path.
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _CLIENT_TOKEN = re.compile(r"[\x21-\x7e]{1,64}")  # printable ASCII, at most 64 (Go SDK rule)
 
 
@@ -118,6 +119,62 @@ class BccClient:
 
     def iter_keypairs(self, *, name: str | None = None, page_size: int = MAX_PAGE_SIZE) -> Iterator[Keypair]:
         """Every key pair in the region (``name`` filters), one page request at a time."""
+        filters: list[tuple[str, str | None]] = [("name", name)] if name is not None else []
+        return self._pages("list_keypairs", KEYPAIR_PATH, filters, page_size, _read_page)
+
+    def list_keypairs(self, *, name: str | None = None, page_size: int = MAX_PAGE_SIZE) -> list[Keypair]:
+        return list(self.iter_keypairs(name=name, page_size=page_size))
+
+    def get_keypair(self, keypair_id: str) -> Keypair:
+        return self._transport.call("get_keypair", "GET", _keypair_path(keypair_id), parse=_read_keypair_answer).result
+
+    def iter_instances(
+        self,
+        *,
+        instance_ids: Sequence[str] | None = None,
+        instance_names: Sequence[str] | None = None,
+        fuzzy_instance_name: str | None = None,
+        status: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        zone_name: str | None = None,
+        internal_ip: str | None = None,
+        private_ips: Sequence[str] | None = None,
+        vpc_id: str | None = None,
+        dedicated_host_id: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Instance]:
+        """Every instance in the region that matches, one page request at a time.
+
+        Filters are BCC's (bcc-keypair-api.md, "Instances"): different ones combine with AND,
+        the values of one (``status=["Running", "Stopped"]``) with OR. A tag is ``"key:value"``,
+        or ``"key"`` for any value. There is deliberately no key pair filter: BCC does not
+        document one; match ``Instance.keypair_id`` instead.
+        """
+        filters = [
+            ("instanceIds", _joined(instance_ids)),
+            ("instanceNames", _joined(instance_names)),
+            ("fuzzyInstanceName", fuzzy_instance_name),
+            ("status", _joined(status)),
+            ("tags", _joined(tags)),
+            ("zoneName", zone_name),
+            ("internalIp", internal_ip),
+            ("privateIps", _joined(private_ips)),
+            ("vpcId", vpc_id),
+            ("dedicatedHostId", dedicated_host_id),
+        ]
+        given = [(key, value) for key, value in filters if value is not None]
+        return self._pages("list_instances", INSTANCE_PATH, given, page_size, _read_instance_page)
+
+    def list_instances(self, **filters: Any) -> list[Instance]:
+        """``iter_instances`` as a list (same keyword arguments)."""
+        return list(self.iter_instances(**filters))
+
+    def get_instance(self, instance_id: str) -> Instance:
+        path = f"{INSTANCE_PATH}/{_resource_id(instance_id, 'instance')}"
+        return self._transport.call("get_instance", "GET", path, parse=_read_instance_answer).result
+
+    def _pages(self, operation, path, filters, page_size, parse) -> Iterator[Any]:
+        """Follow ``nextMarker`` from page to page, yielding each page's items."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}.")
         marker: str | None = None
@@ -126,24 +183,17 @@ class BccClient:
             query: list[tuple[str, str | None]] = [("maxKeys", str(page_size))]
             if marker:
                 query.append(("marker", marker))
-            if name is not None:
-                query.append(("name", name))
-            answer = self._transport.call("list_keypairs", "GET", KEYPAIR_PATH, query=query, parse=_read_page)
-            keypairs, marker = answer.result
-            yield from keypairs
+            query.extend(filters)
+            answer = self._transport.call(operation, "GET", path, query=query, parse=parse)
+            items, marker = answer.result
+            yield from items
             if marker is None:
                 return
             if marker in markers_seen:  # a server that pages in a circle would loop forever
                 raise errors.BccBadResponseError(
-                    status=answer.status, operation="list_keypairs", region=self.region, request_id=answer.request_id
+                    status=answer.status, operation=operation, region=self.region, request_id=answer.request_id
                 )
             markers_seen.add(marker)
-
-    def list_keypairs(self, *, name: str | None = None, page_size: int = MAX_PAGE_SIZE) -> list[Keypair]:
-        return list(self.iter_keypairs(name=name, page_size=page_size))
-
-    def get_keypair(self, keypair_id: str) -> Keypair:
-        return self._transport.call("get_keypair", "GET", _keypair_path(keypair_id), parse=_read_keypair_answer).result
 
     # --- changes ------------------------------------------------------------------------
 
@@ -164,32 +214,55 @@ class BccClient:
             body={"description": description},
         )
 
-    def attach_keypair(self, keypair_id: str, *, instance_ids: Sequence[str]) -> None:
-        self._change_instances("attach_keypair", "attach", keypair_id, instance_ids)
+    def attach_keypair(self, keypair_id: str, *, instance_ids: Sequence[str]) -> BindingResult:
+        """Bind the key pair to the instances, replacing the key pair each held.
 
-    def detach_keypair(self, keypair_id: str, *, instance_ids: Sequence[str]) -> None:
-        self._change_instances("detach_keypair", "detach", keypair_id, instance_ids)
+        BCC may bind some and not others: ``failed_instance_ids`` names those it did not.
+        When it binds none, it answers with an error instead (``BccApiError``; the code says
+        why, e.g. ``Keypair.UnsupportOsType``).
+        """
+        return self._change_instances("attach_keypair", "attach", keypair_id, instance_ids)
 
-    def _change_instances(self, operation: str, flag: str, keypair_id: str, instance_ids: Sequence[str]) -> None:
+    def detach_keypair(self, keypair_id: str, *, instance_ids: Sequence[str]) -> BindingResult:
+        """Unbind the key pair from the instances (one that does not hold it is left alone)."""
+        return self._change_instances("detach_keypair", "detach", keypair_id, instance_ids)
+
+    def _change_instances(
+        self, operation: str, flag: str, keypair_id: str, instance_ids: Sequence[str]
+    ) -> BindingResult:
         if isinstance(instance_ids, str) or not instance_ids or not all(isinstance(i, str) for i in instance_ids):
             raise ValueError("instance_ids must be a non-empty list of instance ids.")
-        self._transport.call(
+        return self._transport.call(
             operation,
             "PUT",
             _keypair_path(keypair_id),
             query=[(flag, None)],
             body={"instanceIds": list(instance_ids)},
             retry=RetryMode.UNSENT_ONLY,
-        )
+            parse=_read_binding,
+        ).result
 
 
 # --- Request parts -------------------------------------------------------------------------
 
 
 def _keypair_path(keypair_id: str) -> str:
-    if not isinstance(keypair_id, str) or not _KEYPAIR_ID.fullmatch(keypair_id):
-        raise ValueError("Not a BCC key pair id.")
-    return f"{KEYPAIR_PATH}/{keypair_id}"
+    return f"{KEYPAIR_PATH}/{_resource_id(keypair_id, 'key pair')}"
+
+
+def _resource_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
+        raise ValueError(f"Not a BCC {what} id.")
+    return value
+
+
+def _joined(values: Sequence[str] | None) -> str | None:
+    """Several values of one filter, as BCC takes them: comma-separated."""
+    if values is None:
+        return None
+    if isinstance(values, str) or not all(isinstance(value, str) and "," not in value for value in values):
+        raise ValueError("A filter takes a list of values without commas.")
+    return ",".join(values)
 
 
 def _token_query(client_token: str | None) -> list[tuple[str, str | None]]:
@@ -212,14 +285,32 @@ def _read_imported(data: Mapping[str, Any], request_id: str | None) -> Keypair:
     return replace(_read_keypair_answer(data, request_id), private_key=None)
 
 
+def _read_binding(data: Mapping[str, Any], request_id: str | None) -> BindingResult:
+    return BindingResult.from_api(data, request_id=request_id)
+
+
+def _read_instance_answer(data: Mapping[str, Any], request_id: str | None) -> Instance:
+    return Instance.from_api(data.get("instance"), request_id=request_id)
+
+
 def _read_page(data: Mapping[str, Any], request_id: str | None) -> tuple[list[Keypair], str | None]:
     items = data.get("keypairs", [])
     if not isinstance(items, list):
         raise ValueError("keypairs must be a list.")
-    keypairs = [Keypair.from_api(item, request_id=request_id) for item in items]
+    return [Keypair.from_api(item, request_id=request_id) for item in items], _next_marker(data)
+
+
+def _read_instance_page(data: Mapping[str, Any], request_id: str | None) -> tuple[list[Instance], str | None]:
+    items = data.get("instances", [])
+    if not isinstance(items, list):
+        raise ValueError("instances must be a list.")
+    return [Instance.from_api(item, request_id=request_id) for item in items], _next_marker(data)
+
+
+def _next_marker(data: Mapping[str, Any]) -> str | None:
     if data.get("isTruncated") is not True:
-        return keypairs, None
+        return None
     next_marker = data.get("nextMarker")
     if not isinstance(next_marker, str) or not next_marker:
         raise ValueError("A truncated page must name its nextMarker.")
-    return keypairs, next_marker
+    return next_marker

@@ -10,7 +10,8 @@ It needs only the standard library and ``cryptography``, never Django.
 
 Modules, one job each: ``rules`` (name and description rules), ``keys`` (key
 generation and public key checks), ``auth`` (signature check), ``routing`` (region and
-operation), ``store`` (state), ``operations`` (what each call does), ``faults``,
+operation), ``instances`` (what an instance is, listing filters), ``seed`` (the instances a
+region starts with), ``store`` (state), ``operations`` (what each call does), ``faults``,
 ``control`` (the ``/_sandbox/`` endpoint), ``app`` (one request through all of that),
 ``handler`` and ``server`` (HTTP), ``tls`` (TLS mode's certificate).
 """

@@ -26,8 +26,9 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from keypairs.sandbox import auth, control, faults, keys, operations, routing
+from keypairs.sandbox import auth, control, faults, instances, keys, operations, routing
 from keypairs.sandbox.errors import SandboxError, injected_status_error
+from keypairs.sandbox.seed import InstanceSeed
 from keypairs.sandbox.store import DEFAULT_QUOTA, KeypairStore, Scope
 
 logger = logging.getLogger("keypairs.sandbox")
@@ -37,6 +38,7 @@ HTML_CONTENT_TYPE = "text/html"
 NOT_JSON_BODY = b"<html>Bad Gateway</html>"
 REQUEST_LOG_LENGTH = 1000
 INTERNAL_ERROR = "The sandbox failed unexpectedly; its log has the details."
+INSTANCES_NOT_A_LIST = "instances must be a list of instance objects."
 
 Clock = Callable[[], datetime]
 
@@ -89,10 +91,11 @@ class Sandbox:
         credentials: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         quota: int = DEFAULT_QUOTA,
+        seed: InstanceSeed | None = None,
     ) -> None:
         self.credentials = dict(credentials) if credentials else random_credentials()
         self.clock = clock or utc_now
-        self.store = KeypairStore(quota=quota)
+        self.store = KeypairStore(quota=quota, seed=seed)
         self.faults = faults.FaultPlan()
         # Set when the server stops, so that injected waits end at once.
         self.stopping = threading.Event()
@@ -105,7 +108,7 @@ class Sandbox:
     # --- what tests and the control endpoint use -------------------------------------
 
     def reset(self) -> None:
-        """Forget every key pair, client token, pending fault and logged request."""
+        """Forget every key pair, client token, pending fault and logged request; instances go back to the seed."""
         self.store.reset()
         self.faults.clear()
         with self._log_lock:
@@ -136,6 +139,32 @@ class Sandbox:
         """The stored key pairs of one account and region, oldest first (no private keys: none are kept)."""
         account = access_key_id or next(iter(self.credentials))
         return self.store.all(Scope(account, region))
+
+    def instances(self, region: str = routing.DEFAULT_REGION, access_key_id: str | None = None) -> list[dict]:
+        """The instances of one account and region as InstanceModels, in the order they were added."""
+        return self.store.all_instances(self._scope(region, access_key_id))
+
+    def add_instances(
+        self, fields: list[Any], region: str = routing.DEFAULT_REGION, access_key_id: str | None = None
+    ) -> list[dict]:
+        """Add unbound instances from InstanceModel-spelled fields (``instances.from_fields``); all or none."""
+        if not isinstance(fields, list):
+            raise SandboxError("InappropriateJSON", INSTANCES_NOT_A_LIST)
+        made = [instances.from_fields(item, region=region, now=self.clock()) for item in fields]
+        return self.store.add_instances(self._scope(region, access_key_id), made)
+
+    def set_instance_status(
+        self, instance_id: str, status: str, region: str = routing.DEFAULT_REGION, access_key_id: str | None = None
+    ) -> dict:
+        return self.store.set_instance_status(self._scope(region, access_key_id), instance_id, status)
+
+    def remove_instance(
+        self, instance_id: str, region: str = routing.DEFAULT_REGION, access_key_id: str | None = None
+    ) -> None:
+        self.store.remove_instance(self._scope(region, access_key_id), instance_id)
+
+    def _scope(self, region: str, access_key_id: str | None) -> Scope:
+        return Scope(access_key_id or next(iter(self.credentials)), region)
 
     @property
     def request_log(self) -> list[RequestRecord]:
@@ -217,6 +246,7 @@ class Sandbox:
             body=body,
             store=self.store,
             now=self.clock(),
+            request_id=request_id,
             prepared_keypair=fault.prepared_keypair if fault is not None else None,
         )
         try:

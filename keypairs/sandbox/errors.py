@@ -16,6 +16,11 @@ STATUS_BY_CODE = {
     "Keypair.PublicKeyFormatInvalid": 400,
     "Keypair.KeypairNotExist": 404,
     "Keypair.DeleteKeypairInUse": 403,
+    # Binding (bcc-keypair-api.md, "Binding").
+    "Keypair.UnsupportOsType": 403,
+    "Keypair.InstanceStatusForbidden": 409,
+    "Keypair.AttachAttachedKeypair": 400,
+    "Keypair.InstanceNotExist": 404,
     # BCE's common codes.
     "AccessDenied": 403,
     "InvalidAccessKeyId": 403,

@@ -17,6 +17,7 @@ from typing import Any
 
 from keypairs.sandbox import keys, rules
 from keypairs.sandbox.errors import SandboxError
+from keypairs.sandbox.instances import InstanceFilter
 from keypairs.sandbox.routing import Route
 from keypairs.sandbox.store import KeypairStore, Scope, StoredKeypair
 
@@ -43,6 +44,7 @@ class Call:
     body: bytes
     store: KeypairStore
     now: datetime
+    request_id: str = ""  # repeated in the bodies that carry one (attach and detach)
     # A create's key material generated ahead of the request (an after-acting fault's; faults.py).
     prepared_keypair: keys.GeneratedKeypair | None = None
 
@@ -157,12 +159,37 @@ def update_description(call: Call) -> None:
     call.store.update_description(call.scope, _keypair_id(call), description)
 
 
-def attach(call: Call) -> None:
-    call.store.attach(call.scope, _keypair_id(call), _instance_ids(call.body))
+def attach(call: Call) -> dict[str, Any]:
+    failed = call.store.attach(call.scope, _keypair_id(call), _instance_ids(call.body))
+    return {"requestId": call.request_id, "failedInstanceIdList": failed}
 
 
-def detach(call: Call) -> None:
-    call.store.detach(call.scope, _keypair_id(call), _instance_ids(call.body))
+def detach(call: Call) -> dict[str, Any]:
+    failed = call.store.detach(call.scope, _keypair_id(call), _instance_ids(call.body))
+    return {"requestId": call.request_id, "failedInstanceIdList": failed}
+
+
+# --- instances -----------------------------------------------------------------------
+
+
+def list_instances(call: Call) -> dict[str, Any]:
+    max_keys = _max_keys(call.query.get("maxKeys"))
+    marker = call.query.get("marker") or None
+    page = call.store.list_instances(call.scope, marker=marker, max_keys=max_keys, where=_instance_filter(call.query))
+    answer: dict[str, Any] = {
+        "marker": marker or "",
+        "isTruncated": page.next_marker is not None,
+        "maxKeys": max_keys,
+        "instances": page.instances,
+    }
+    if page.next_marker is not None:  # BCC leaves nextMarker out of a last page
+        answer["nextMarker"] = page.next_marker
+    return answer
+
+
+def get_instance(call: Call) -> dict[str, Any]:
+    assert call.route.instance_id is not None  # routing gives get_instance an id
+    return {"instance": call.store.get_instance(call.scope, call.route.instance_id)}
 
 
 _OPERATIONS: dict[str, Callable[[Call], dict[str, Any] | None]] = {
@@ -175,6 +202,8 @@ _OPERATIONS: dict[str, Callable[[Call], dict[str, Any] | None]] = {
     "update_description": update_description,
     "attach": attach,
     "detach": detach,
+    "list_instances": list_instances,
+    "get_instance": get_instance,
 }
 
 
@@ -207,6 +236,35 @@ def _instance_ids(body: bytes) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
         raise SandboxError("InappropriateJSON", INSTANCE_IDS_INVALID)
     return value
+
+
+def _instance_filter(query: Mapping[str, str]) -> InstanceFilter:
+    """The filters of an instance listing; an empty parameter counts as absent."""
+
+    def values(*names: str) -> list[str] | None:
+        raw = next((query[name] for name in names if query.get(name)), None)
+        return [value.strip() for value in raw.split(",") if value.strip()] if raw else None
+
+    return InstanceFilter(
+        internal_ips=_either(values("internalIp"), values("privateIps")),
+        zone_names=values("zoneName"),
+        # The Go SDK spells it dedicateHostId.
+        dedicated_host_ids=values("dedicatedHostId", "dedicateHostId"),
+        instance_ids=values("instanceIds"),
+        names=values("instanceNames"),
+        fuzzy_name=query.get("fuzzyInstanceName") or None,
+        statuses=values("status"),
+        tags=values("tags"),
+        vpc_ids=values("vpcId"),
+        keypair_ids=values("keypairId"),  # sent by the Go SDK, undocumented (bcc-keypair-api.md)
+    )
+
+
+def _either(first: list[str] | None, second: list[str] | None) -> list[str] | None:
+    """Two parameters that filter one field (internalIp, privateIps): both must match."""
+    if first is None or second is None:
+        return first if second is None else second
+    return [value for value in first if value in second]
 
 
 def _max_keys(raw: str | None) -> int:

@@ -22,16 +22,30 @@ from keypairs.sandbox.errors import SandboxError
 
 DEFAULT_REGION = "bj"
 
-OPERATIONS = ("create", "import", "list", "get", "delete", "rename", "update_description", "attach", "detach")
+OPERATIONS = (
+    "create",
+    "import",
+    "list",
+    "get",
+    "delete",
+    "rename",
+    "update_description",
+    "attach",
+    "detach",
+    "list_instances",
+    "get_instance",
+)
 
 _PREFIXED = re.compile(r"/([a-z]{2,6})(/v2(?:/.*)?)", re.DOTALL)
 _HOST = re.compile(r"bcc\.([a-z]{2,6})\.", re.IGNORECASE)
 _COLLECTION = "/v2/keypair"
 _ITEM = re.compile(r"/v2/keypair/([^/]+)", re.DOTALL)
+_INSTANCES = "/v2/instance"
+_INSTANCE = re.compile(r"/v2/instance/([^/]+)", re.DOTALL)
 # Query flags that pick the operation on PUT /v2/keypair/{id}.
 _ITEM_ACTIONS = {"rename": "rename", "updateDesc": "update_description", "attach": "attach", "detach": "detach"}
 
-INVALID_URI = "No BCC key pair operation answers {method} {path}."
+INVALID_URI = "No BCC operation the sandbox knows answers {method} {path}."
 
 
 @dataclass(frozen=True)
@@ -39,12 +53,18 @@ class Route:
     operation: str
     region: str
     keypair_id: str | None = None
+    instance_id: str | None = None
 
 
 def resolve(method: str, path: str, query_keys: Iterable[str], host: str) -> Route:
     """The operation for a request whose signature was checked; ``InvalidURI`` if there is none."""
     region, path = _split_region(path, host)
     keys = set(query_keys)
+    if method.upper() == "GET" and path == _INSTANCES:
+        return Route(operation="list_instances", region=region)
+    instance = _INSTANCE.fullmatch(path)
+    if method.upper() == "GET" and instance is not None:
+        return Route(operation="get_instance", region=region, instance_id=instance.group(1))
     operation, keypair_id = _operation(method.upper(), path, keys)
     if operation is None:
         raise SandboxError("InvalidURI", INVALID_URI.format(method=method, path=path))

@@ -38,6 +38,7 @@ from keypairs.sandbox.app import Clock, RequestRecord, Sandbox
 from keypairs.sandbox.faults import Fault
 from keypairs.sandbox.handler import SandboxRequestHandler
 from keypairs.sandbox.routing import DEFAULT_REGION
+from keypairs.sandbox.seed import InstanceSeed
 from keypairs.sandbox.store import DEFAULT_QUOTA
 from keypairs.sandbox.tls import SelfSignedCertificate
 
@@ -104,8 +105,10 @@ class SandboxServer:
         clock: Clock | None = None,
         quota: int = DEFAULT_QUOTA,
         tls: bool = False,
+        seed: InstanceSeed | None = None,
     ) -> None:
-        self.sandbox = Sandbox(credentials=credentials, clock=clock, quota=quota)
+        """``seed``: the instances each region starts with (none unless given; ``InstanceSeed.built_in()``)."""
+        self.sandbox = Sandbox(credentials=credentials, clock=clock, quota=quota, seed=seed)
         self._certificate = SelfSignedCertificate() if tls else None
         context = self._certificate.server_context() if self._certificate else None
         try:
@@ -194,13 +197,33 @@ class SandboxServer:
         return self.sandbox.faults.pending()
 
     def reset(self) -> None:
-        """Forget every key pair, client token, fault and logged request."""
+        """Forget every key pair, client token, fault and logged request; instances go back to the seed."""
         self.sandbox.reset()
+
+    def add_instances(
+        self, fields: list[dict], region: str = DEFAULT_REGION, access_key_id: str | None = None
+    ) -> list[dict]:
+        """Add instances (InstanceModel's spelling; see ``instances.from_fields``); returns their InstanceModels.
+
+        Tests use ``tests/sandbox_instances.py`` rather than this directly.
+        """
+        return self.sandbox.add_instances(fields, region=region, access_key_id=access_key_id)
+
+    def set_instance_status(
+        self, instance_id: str, status: str, region: str = DEFAULT_REGION, access_key_id: str | None = None
+    ) -> dict:
+        return self.sandbox.set_instance_status(instance_id, status, region=region, access_key_id=access_key_id)
+
+    def remove_instance(self, instance_id: str, region: str = DEFAULT_REGION, access_key_id: str | None = None) -> None:
+        self.sandbox.remove_instance(instance_id, region=region, access_key_id=access_key_id)
 
     # --- what tests inspect ----------------------------------------------------------
 
     def keypairs(self, region: str = DEFAULT_REGION, access_key_id: str | None = None) -> list[dict]:
         return self.sandbox.keypairs(region=region, access_key_id=access_key_id)
+
+    def instances(self, region: str = DEFAULT_REGION, access_key_id: str | None = None) -> list[dict]:
+        return self.sandbox.instances(region=region, access_key_id=access_key_id)
 
     @property
     def request_log(self) -> list[RequestRecord]:

@@ -5,6 +5,7 @@ import pytest
 from keypairs.bcc import errors
 from keypairs.bcc.client import BccClient
 from keypairs.bcc.signer import Credentials
+from tests.sandbox_instances import linux_instances
 
 
 def make_client(sandbox, *, access_key_id=None, secret_access_key=None):
@@ -69,7 +70,7 @@ def test_an_unknown_keypair_is_keypair_not_exist_for_every_operation_on_it(clien
 
 def test_deleting_an_attached_keypair_is_delete_keypair_in_use(client, sandbox):
     keypair = client.create_keypair(name="alice")
-    client.attach_keypair(keypair.keypair_id, instance_ids=["i-aaa"])
+    client.attach_keypair(keypair.keypair_id, instance_ids=linux_instances(sandbox, "bj", 1))
     with pytest.raises(errors.BccApiError) as raised:
         client.delete_keypair(keypair.keypair_id)
     assert_api_error(raised, code=errors.DELETE_KEYPAIR_IN_USE, status=403, operation="delete_keypair")

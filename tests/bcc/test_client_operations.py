@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from keypairs.bcc import errors, fingerprints
 from keypairs.bcc.client import BccClient
 from keypairs.bcc.signer import Credentials
+from tests.sandbox_instances import linux_instances
 
 
 def make_client(sandbox, region="bj", **options):
@@ -141,11 +142,14 @@ def test_update_description_changes_it_and_an_empty_one_clears_it(client):
     assert client.get_keypair(keypair.keypair_id).description == ""
 
 
-def test_attach_and_detach_change_the_instance_count(client):
+def test_attach_and_detach_change_the_instance_count(client, sandbox):
     keypair = client.create_keypair(name="alice")
-    client.attach_keypair(keypair.keypair_id, instance_ids=["i-aaa", "i-bbb"])
+    first, second = linux_instances(sandbox, "bj", 2)
+    attached = client.attach_keypair(keypair.keypair_id, instance_ids=[first, second])
+    assert (attached.failed_instance_ids, attached.all_done) == ((), True)
+    assert attached.request_id
     assert client.get_keypair(keypair.keypair_id).instance_count == 2
-    client.detach_keypair(keypair.keypair_id, instance_ids=["i-aaa"])
+    assert client.detach_keypair(keypair.keypair_id, instance_ids=[first]).all_done
     assert client.get_keypair(keypair.keypair_id).instance_count == 1
 
 

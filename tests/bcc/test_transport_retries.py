@@ -7,6 +7,7 @@ import pytest
 from keypairs.bcc import errors
 from keypairs.bcc.client import BccClient
 from keypairs.bcc.signer import Credentials, format_timestamp
+from tests.sandbox_instances import linux_instances
 
 
 class SteppingClock:
@@ -139,6 +140,7 @@ def test_rename_and_description_updates_are_retried_because_repeating_them_chang
 def test_delete_attach_and_detach_are_not_retried_once_the_request_may_have_arrived(sandbox, sleeps, operation, call):
     client = make_client(sandbox, sleeps)
     keypair = client.create_keypair(name="alice")
+    linux_instances(sandbox, "bj", ids=["i-1"])
     sandbox.inject("status", status=503, operation=operation)
 
     with pytest.raises(errors.BccApiError) as raised:

@@ -106,3 +106,40 @@ def test_it_refuses_half_a_key_pair_from_the_environment():
     returncode, stderr = command.finish()
     assert returncode != 0
     assert "BCC_SANDBOX_SECRET_ACCESS_KEY" in stderr
+
+
+def url_of(command):
+    return re.search(r"listening on (http://127\.0\.0\.1:\d+)", command.output).group(1)
+
+
+def test_every_region_starts_with_the_built_in_instances(served):
+    client = SignedClient(url_of(served), "c" * 32, "d" * 32, region="su")
+    instances = client.request("GET", "/v2/instance").json()["instances"]
+    assert len(instances) == 6
+    assert {instance["zoneName"] for instance in instances} <= {"cn-su-a", "cn-su-b"}
+
+
+def test_it_starts_with_the_instances_of_a_file(tmp_path):
+    path = tmp_path / "instances.json"
+    path.write_text('{"bj": [{"id": "i-fromfile", "name": "from-file"}]}')
+    command = Command("--port", "0", "--instances", str(path))
+    try:
+        command.read_until("Press Ctrl-C to stop.")
+        client = SignedClient(url_of(command), "c" * 32, "d" * 32, region="bj")
+        listed = client.request("GET", "/v2/instance").json()["instances"]
+        assert [(instance["id"], instance["name"]) for instance in listed] == [("i-fromfile", "from-file")]
+        assert client.for_region("gz").request("GET", "/v2/instance").json()["instances"] == []
+    finally:
+        command.process.kill()
+        command.process.wait()
+
+
+def test_it_refuses_an_instance_file_it_cannot_use(tmp_path):
+    path = tmp_path / "instances.json"
+    path.write_text('{"bj": [{"status": "Asleep"}]}')
+    returncode, stderr = Command("--port", "0", "--instances", str(path)).finish()
+    assert returncode != 0
+    assert "status must be one of" in stderr
+    returncode, stderr = Command("--port", "0", "--instances", str(tmp_path / "missing.json")).finish()
+    assert returncode != 0
+    assert "Cannot read the instance file" in stderr

@@ -3,6 +3,8 @@
 import pytest
 from sandbox_http import assert_bce_error
 
+from tests.sandbox_instances import linux_instances
+
 
 @pytest.fixture
 def keypair(bcc):
@@ -73,34 +75,42 @@ def test_update_description_checks_the_description_rules(sandbox, bcc, keypair):
 
 def test_attach_counts_instances_and_blocks_delete_until_detached(sandbox, bcc, keypair):
     keypair_id = keypair["keypairId"]
-    assert bcc.action(keypair_id, "attach", {"instanceIds": ["i-aaa", "i-bbb"]}).status_code == 200
+    first, second = linux_instances(sandbox, "bj", 2)
+    response = bcc.action(keypair_id, "attach", {"instanceIds": [first, second]})
+    assert response.status_code == 200
+    assert response.json() == {"requestId": response.headers["x-bce-request-id"], "failedInstanceIdList": []}
     assert bcc.get(keypair_id).json()["keypair"]["instanceCount"] == 2
 
     assert_bce_error(bcc.delete(keypair_id), 403, "Keypair.DeleteKeypairInUse")
     assert len(sandbox.keypairs()) == 1
 
-    assert bcc.action(keypair_id, "detach", {"instanceIds": ["i-aaa"]}).status_code == 200
+    assert bcc.action(keypair_id, "detach", {"instanceIds": [first]}).status_code == 200
     assert bcc.get(keypair_id).json()["keypair"]["instanceCount"] == 1
-    assert bcc.action(keypair_id, "detach", {"instanceIds": ["i-bbb"]}).status_code == 200
+    assert bcc.action(keypair_id, "detach", {"instanceIds": [second]}).status_code == 200
     assert bcc.delete(keypair_id).status_code == 200
 
 
-def test_attaching_an_instance_twice_counts_it_once(bcc, keypair):
-    bcc.action(keypair["keypairId"], "attach", {"instanceIds": ["i-aaa"]})
-    bcc.action(keypair["keypairId"], "attach", {"instanceIds": ["i-aaa"]})
+def test_attaching_an_instance_twice_counts_it_once(sandbox, bcc, keypair):
+    (instance_id,) = linux_instances(sandbox, "bj", 1)
+    assert bcc.action(keypair["keypairId"], "attach", {"instanceIds": [instance_id]}).status_code == 200
+    again = bcc.action(keypair["keypairId"], "attach", {"instanceIds": [instance_id]})
+    assert_bce_error(again, 400, "Keypair.AttachAttachedKeypair")
     assert bcc.get(keypair["keypairId"]).json()["keypair"]["instanceCount"] == 1
 
 
-def test_an_instance_holds_one_key_pair_so_attaching_another_moves_it(bcc, keypair):
+def test_an_instance_holds_one_key_pair_so_attaching_another_moves_it(sandbox, bcc, keypair):
     other = bcc.create("other").json()["keypair"]
-    bcc.action(keypair["keypairId"], "attach", {"instanceIds": ["i-aaa"]})
-    bcc.action(other["keypairId"], "attach", {"instanceIds": ["i-aaa"]})
+    (instance_id,) = linux_instances(sandbox, "bj", 1)
+    bcc.action(keypair["keypairId"], "attach", {"instanceIds": [instance_id]})
+    bcc.action(other["keypairId"], "attach", {"instanceIds": [instance_id]})
     assert bcc.get(keypair["keypairId"]).json()["keypair"]["instanceCount"] == 0
     assert bcc.get(other["keypairId"]).json()["keypair"]["instanceCount"] == 1
+    assert sandbox.instances()[0]["keypairId"] == other["keypairId"]
 
 
-def test_detaching_an_instance_that_is_not_attached_changes_nothing(bcc, keypair):
-    assert bcc.action(keypair["keypairId"], "detach", {"instanceIds": ["i-zzz"]}).status_code == 200
+def test_detaching_an_instance_that_is_not_attached_changes_nothing(sandbox, bcc, keypair):
+    (instance_id,) = linux_instances(sandbox, "bj", 1)
+    assert bcc.action(keypair["keypairId"], "detach", {"instanceIds": [instance_id]}).status_code == 200
     assert bcc.get(keypair["keypairId"]).json()["keypair"]["instanceCount"] == 0
 
 

@@ -12,6 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.sandbox_instances import linux_instances, windows_instances
+
 pytestmark = pytest.mark.sdk
 
 try:
@@ -48,6 +50,7 @@ def test_the_sdk_creates_lists_reads_renames_and_deletes(sandbox, sdk):
     detail = sdk.get_keypair(keypair_id=keypair_id).keypair
     assert (detail.name, detail.description, detail.region_id) == ("renamedBySdk", "", "bj")
 
+    linux_instances(sandbox, "bj", ids=["i-sdk"])
     sdk.attach_keypair(keypair_id=keypair_id, instance_ids=["i-sdk"])
     with pytest.raises(bce_exception.BceHttpClientError) as in_use:
         sdk.delete_keypair(keypair_id=keypair_id)
@@ -77,3 +80,42 @@ def test_the_sdk_reads_the_sandbox_errors(sdk):
     assert error.status_code == 404
     assert error.code == "Keypair.KeypairNotExist"
     assert error.request_id
+
+
+def test_the_sdk_lists_instances_page_by_page_with_filters(sandbox, sdk):
+    web = linux_instances(sandbox, "bj", 3, name="web", tags={"team": "web"})
+    linux_instances(sandbox, "bj", 1, name="db", status="Stopped")
+
+    first = sdk.list_instances(max_keys=2)
+    assert [instance.id for instance in first.instances] == web[:2]
+    assert (first.is_truncated, first.next_marker) == (True, web[2])
+    rest = sdk.list_instances(marker=first.next_marker, max_keys=2)
+    assert [instance.name for instance in rest.instances] == ["web-3", "db"]
+    assert rest.is_truncated is False
+
+    tagged = sdk.list_instances(tags="team:web", status="Running")
+    assert [instance.id for instance in tagged.instances] == web
+    assert sdk.list_instances(instance_names="db", zone_name="cn-bj-a").instances[0].status == "Stopped"
+
+
+def test_the_sdk_reads_an_instance_and_sees_the_key_pair_bound_to_it(sandbox, sdk):
+    (instance_id,) = linux_instances(sandbox, "bj", 1, name="web-1", tags={"team": "web"})
+    keypair = sdk.create_keypair(keypair_name="bound").keypair
+    sdk.attach_keypair(keypair_id=keypair.keypair_id, instance_ids=[instance_id])
+
+    instance = sdk.get_instance(instance_id=instance_id).instance
+    assert (instance.id, instance.name, instance.status) == (instance_id, "web-1", "Running")
+    assert (instance.keypair_id, instance.keypair_name) == (keypair.keypair_id, "bound")
+    assert [(tag.tag_key, tag.tag_value) for tag in instance.tags] == [("team", "web")]
+    assert sdk.get_keypair(keypair_id=keypair.keypair_id).keypair.instance_count == 1
+
+
+def test_the_sdk_reads_the_binding_errors(sandbox, sdk):
+    (windows,) = windows_instances(sandbox, "bj", 1)
+    keypair_id = sdk.create_keypair(keypair_name="refused").keypair.keypair_id
+    with pytest.raises(bce_exception.BceHttpClientError) as refused:
+        sdk.attach_keypair(keypair_id=keypair_id, instance_ids=[windows])
+    assert (refused.value.last_error.status_code, refused.value.last_error.code) == (403, "Keypair.UnsupportOsType")
+    with pytest.raises(bce_exception.BceHttpClientError) as missing:
+        sdk.get_instance(instance_id="i-nowhere1")
+    assert missing.value.last_error.code == "Keypair.InstanceNotExist"

@@ -37,7 +37,9 @@ def test_a_null_description_counts_as_none(bcc):
 @pytest.mark.parametrize(
     ("method", "path", "query"),
     [
-        ("GET", "/v2/instance", []),
+        ("GET", "/v2/image", []),
+        ("POST", "/v2/instance", []),
+        ("GET", "/v2/instance/i-12345678/extra", []),
         ("GET", "/v1/keypair", []),
         ("PATCH", "/v2/keypair", []),
         ("DELETE", "/v2/keypair", []),
@@ -49,6 +51,8 @@ def test_a_null_description_counts_as_none(bcc):
     ],
     ids=[
         "other-resource",
+        "create-instance",
+        "deeper-instance-path",
         "other-version",
         "patch",
         "delete-collection",

@@ -5,6 +5,9 @@ keys are the sandbox's own throwaway keys (random unless ``BCC_SANDBOX_ACCESS_KE
 and ``BCC_SANDBOX_SECRET_ACCESS_KEY`` are set), never real BCC keys, which is why
 printing them is fine. It listens on loopback unless ``--allow-remote`` is given: the
 sandbox accepts anyone holding keys it just printed to a terminal.
+
+Every region starts with a few plausible instances to bind key pairs to (the built-in
+set), or with those of ``--instances FILE`` (format: ``keypairs/sandbox/seed.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 
 from keypairs.sandbox import SandboxServer
+from keypairs.sandbox.seed import InstanceSeed
 
 ACCESS_KEY_ENV = "BCC_SANDBOX_ACCESS_KEY_ID"
 SECRET_KEY_ENV = "BCC_SANDBOX_SECRET_ACCESS_KEY"  # noqa: S105 - a variable name
@@ -30,13 +34,21 @@ class Command(BaseCommand):
         parser.add_argument("--quota", type=int, default=500, help="Key pairs per access key and region (500).")
         parser.add_argument("--tls", action="store_true", help="Serve HTTPS with a throwaway self-signed certificate.")
         parser.add_argument("--allow-remote", action="store_true", help="Allow listening on a non-loopback address.")
+        parser.add_argument(
+            "--instances",
+            metavar="FILE",
+            help="JSON file of the instances each region starts with (default: a built-in set in every region).",
+        )
 
-    def handle(self, *args, host, port, quota, tls, allow_remote, **options):
+    def handle(self, *args, host, port, quota, tls, allow_remote, instances, **options):
         if not allow_remote and not _is_loopback(host):
             raise CommandError(f"{host} is not a loopback address; pass --allow-remote to listen on it anyway.")
         if quota < 1:
             raise CommandError("--quota must be at least 1.")
-        server = SandboxServer(host=host, port=port, credentials=_credentials_from_environment(), quota=quota, tls=tls)
+        seed = _seed(instances)
+        server = SandboxServer(
+            host=host, port=port, credentials=_credentials_from_environment(), quota=quota, tls=tls, seed=seed
+        )
         # `kill` (SIGTERM) stops as cleanly as Ctrl-C: the TLS key is removed either way.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         try:  # from here on, Ctrl-C (even during the announcement) ends in a clean stop
@@ -70,6 +82,17 @@ class Command(BaseCommand):
         ]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
+
+
+def _seed(path: str | None) -> InstanceSeed:
+    if path is None:
+        return InstanceSeed.built_in()
+    try:
+        return InstanceSeed.from_file(path)
+    except OSError as error:
+        raise CommandError(f"Cannot read the instance file {path}: {error.strerror}.") from None
+    except ValueError as error:
+        raise CommandError(f"The instance file {path} is not usable: {error}") from None
 
 
 def _is_loopback(host: str) -> bool:
