@@ -9,6 +9,7 @@ from keypairs.audit import Origin
 from keypairs.bcc.errors import KEYPAIR_NOT_EXIST, BccApiError
 from keypairs.bcc.factory import get_client
 from keypairs.models import AuditEvent, Departure, KeyPairRequest
+from tests.sandbox_instances import linux_instances
 
 ORIGIN = Origin()
 
@@ -37,7 +38,9 @@ def in_bcc(keypair_request: KeyPairRequest) -> bool:
     return True
 
 
-def bind(keypair_request: KeyPairRequest, *instance_ids: str) -> None:
+def bind(sandbox, keypair_request: KeyPairRequest, *instance_ids: str) -> None:
+    """Bind the key pair to new Linux instances of these ids in the sandbox (which binds only to instances it has)."""
+    linux_instances(sandbox, keypair_request.region, ids=list(instance_ids))
     get_client(keypair_request.region).attach_keypair(keypair_request.keypair_id, instance_ids=list(instance_ids))
 
 

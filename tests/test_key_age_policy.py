@@ -18,6 +18,7 @@ from keypairs.models import AuditEvent, KeyPairRequest
 from keypairs.services.policy import PolicyOutcome, keypair_clear_flag
 from tests.import_flow import ec_key, import_key, public_line
 from tests.key_ages import MAX_AGE_DAYS, aged, days_before_expiry, rows_of, run_at
+from tests.sandbox_instances import linux_instances
 
 Action = AuditEvent.Action
 FlagReason = KeyPairRequest.FlagReason
@@ -116,6 +117,7 @@ def test_under_the_delete_policy_an_expired_key_pair_is_deleted_in_bcc(alice_cli
 def test_a_bound_key_pair_is_flagged_not_deleted(alice, alice_client, portal_on_sandbox, settings):
     settings.KEYPAIR_EXPIRY_POLICY = "delete"
     record = in_bcc(alice_client, "bound-key")
+    linux_instances(portal_on_sandbox, "bj", ids=["i-web-1"])
     get_client("bj").attach_keypair(record.keypair_id, instance_ids=["i-web-1"])
 
     run = run_at(days_before_expiry(record, -1))

@@ -249,9 +249,11 @@ def test_offboard_refuses_an_unknown_user_with_a_sentence(db):
 # --- The delete policy, with a moving clock ---------------------------------------------------
 
 
-def test_under_delete_key_pairs_go_after_the_grace_period_and_a_bound_one_is_flagged(alice, delete_policy):
+def test_under_delete_key_pairs_go_after_the_grace_period_and_a_bound_one_is_flagged(
+    alice, delete_policy, portal_on_sandbox
+):
     web, bound = made(alice, "web"), made(alice, "bound")
-    bind(bound, "i-web-1", "i-web-2")
+    bind(portal_on_sandbox, bound, "i-web-1", "i-web-2")
     departure = person_left(person=alice, route=Route.OFFBOARDED, origin=ORIGIN)
 
     assert enforce_departures(now=departure.delete_after - timedelta(minutes=1), origin=ORIGIN) == []
