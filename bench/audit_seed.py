@@ -85,17 +85,24 @@ class RowMaker:
             "detail": "",
         }
 
-        def event(**changes) -> dict:
-            return {**base, "portal_request_id": uuid.UUID(int=rng.getrandbits(128)).hex, **changes}
+        def new_request() -> str:
+            return uuid.UUID(int=rng.getrandbits(128)).hex
+
+        def event(*, request_id: str = "", **changes) -> dict:
+            # One HTTP request, one portal request id: a create's "requested" and its outcome
+            # share one (as services/create.py writes them), a later download has its own.
+            return {**base, "portal_request_id": request_id or new_request(), **changes}
 
         draw = rng.random()
         if draw < 0.10:
             return [event(action="signed_in", region="", keypair_name="")]
+        create_request = new_request()
         if draw < 0.15:
             return [
-                event(action="requested"),
+                event(action="requested", request_id=create_request),
                 event(
                     action="failed",
+                    request_id=create_request,
                     outcome="failure",
                     bcc_error_code=rng.choice(["Keypair.QuotaExceeded", "Keypair.NameInvalid", "unreachable"]),
                     bcc_request_id=str(uuid.UUID(int=rng.getrandbits(128))),
@@ -109,7 +116,10 @@ class RowMaker:
             "bcc_request_id": str(uuid.UUID(int=rng.getrandbits(128))),
             "latency_ms": rng.randint(40, 900),
         }
-        story = [event(action="requested"), event(action="created", **created)]
+        story = [
+            event(action="requested", request_id=create_request),
+            event(action="created", request_id=create_request, **created),
+        ]
         after = {"keypair_id": keypair_id}
         if draw < 0.80:
             story.append(event(action="downloaded", **after))
