@@ -16,8 +16,8 @@ Built for a log of a million rows and more:
 - **A key pair's timeline.** The rows written before BCC answered a create or an import
   ("requested", "import_requested", and a "failed" with no key pair) carry no key pair id.
   They share the HTTP request's ``portal_request_id`` with the row that does carry it
-  ("created", "imported"), so ``keypair_timeline`` adds them through it: a subquery on the
-  key pair id's index, then the request id's index, a handful of rows at any log size.
+  ("created", "imported"), so ``keypair_timeline`` adds them through it: the key pair's request
+  ids read on its id's index, then its rows on the two indexes, a handful at any log size.
 - **CSV export.** Streamed row by row from a database iterator (``iterator(chunk_size=...)``,
   a server-side cursor on PostgreSQL), so memory stays flat for any size. Cells that a
   spreadsheet would run as a formula (starting with ``= + - @``, tab or carriage return) get
@@ -132,13 +132,19 @@ BEFORE_THE_KEYPAIR_ID = (
 
 def keypair_timeline(queryset: QuerySet, keypair_id: str) -> QuerySet:
     """The events of ``queryset`` about key pair ``keypair_id``, its create's or import's first rows included."""
-    its_requests = (
-        AuditEvent.objects.filter(keypair_id=keypair_id).exclude(portal_request_id="").values("portal_request_id")
+    # Read first, a handful of values: as a subquery inside the OR, SQLite gave up the indexes
+    # and scanned the log (1 s at a million rows; docs/benchmarks.md, section 10).
+    its_requests = sorted(
+        set(
+            AuditEvent.objects.filter(keypair_id=keypair_id)
+            .exclude(portal_request_id="")
+            .values_list("portal_request_id", flat=True)
+        )
     )
-    return queryset.filter(
-        Q(keypair_id=keypair_id)
-        | Q(keypair_id="", action__in=BEFORE_THE_KEYPAIR_ID, portal_request_id__in=its_requests)
-    )
+    match = Q(keypair_id=keypair_id)
+    if its_requests:
+        match |= Q(keypair_id="", action__in=BEFORE_THE_KEYPAIR_ID, portal_request_id__in=its_requests)
+    return queryset.filter(match)
 
 
 # --- Counting ------------------------------------------------------------------------------------
