@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> dict:
         "search_keypair_id": LIST_URL + f"?q={keypair_id}",
         "search_name_prefix": LIST_URL + f"?q={name_prefix}",
         "search_actor_prefix": LIST_URL + f"?q={actor_prefix}",
+        # "Dev": every actor and every name of the seeded log starts so; the worst case.
+        "search_broad_prefix": LIST_URL + f"?q={mixed_case(actor[:3])}",
         "timeline_keypair": timeline_url("keypair_id", keypair_id),
         "timeline_person": timeline_url("actor_username", actor),
     }

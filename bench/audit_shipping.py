@@ -7,19 +7,22 @@ Ships the newest ``--events`` events of the seeded benchmark log (``bench.audit_
 same database as ``bench.audit_review``, reused when there) with the portal's own shipper,
 ``keypairs.audit_shipping.ship_audit_events``, batch after batch as ``manage.py ship_audit
 --max-events BATCH`` runs do, to a real receiver started in this process on 127.0.0.1: the
-syslog servers the tests use (``tests/syslog_receivers.py``: TCP with octet-counted frames,
-the same behind TLS with a self-signed certificate the shipper is made to trust through
-``SSL_CERT_FILE``, UDP), and a file in a temporary directory (appended and fsynced per
-batch). Before each measurement the shipping cursor is set ``--events`` events behind the
-chain head, so every run ships the same events, the newest, as in production. The
-receivers' threads run in this process too, so their work (reading, splitting frames) is
-inside the figures: the shipper's own rate is a little higher.
+syslog servers the tests use (``tests/syslog_receivers.py``: TCP with octet-counted frames;
+the same behind TLS, its self-signed certificate added to a copy of the system's CA bundle
+that ``SSL_CERT_FILE`` names, so the shipper trusts it and loads as many CAs as in
+production; UDP), and a file in a temporary directory (appended and fsynced per batch).
+Before each measurement the shipping cursor is set ``--events`` events behind the chain
+head, so every run ships the same events, the newest, as in production. The receivers'
+threads run in this process too, so their work (reading, splitting frames) is inside the
+figures: the shipper's own rate is a little higher.
 
 Reported per destination and batch size: events per second (checkpoints, one per 100
 events and one per batch, are shipped as well but not counted), the process's CPU per
 event, and what arrived (UDP may drop datagrams: the count received is printed beside the
-count sent). ``--profile N`` runs cProfile over shipping N events over TCP at the first batch
-size and prints the top frames.
+count sent). Then ``manage.py ship_audit --max-events BATCH`` is timed as cron runs it, a
+process per run (start-up and Django's setup included), ``--command-runs`` times.
+``--profile N`` runs cProfile over shipping N events over TCP at the first batch size and
+prints the top frames.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ import cProfile
 import io
 import os
 import pstats
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Summary, heading, line, write_results
+from bench.common import REPO, Summary, heading, line, write_results
 
 DESTINATIONS = ("tcp", "udp", "tls", "file")
 
@@ -58,13 +63,14 @@ def receiver_for(kind: str, directory: Path):
     if kind == "tls":
         cert_path, key_path = self_signed_certificate(directory)
         receiver = SyslogTLSReceiver(cert_path, key_path)
+        trusted = _system_bundle_and(cert_path, directory)
     elif kind == "udp":
         receiver = SyslogUDPReceiver()
     else:
         receiver = SyslogTCPReceiver()
     previous = os.environ.get("SSL_CERT_FILE")
     if kind == "tls":
-        os.environ["SSL_CERT_FILE"] = cert_path  # the "system" CAs: this receiver's certificate alone
+        os.environ["SSL_CERT_FILE"] = trusted
     try:
         yield Destination(kind=kind, host="127.0.0.1", port=receiver.port), lambda: len(receiver.messages)
     finally:
@@ -73,6 +79,17 @@ def receiver_for(kind: str, directory: Path):
             os.environ.pop("SSL_CERT_FILE", None)
             if previous is not None:
                 os.environ["SSL_CERT_FILE"] = previous
+
+
+def _system_bundle_and(cert_path: str, directory: Path) -> str:
+    """A CA file: the system's CAs and the receiver's certificate, so that the shipper trusts the
+    receiver and loads as many CAs per batch as in production (``ssl.create_default_context``)."""
+    import ssl
+
+    system = Path(ssl.get_default_verify_paths().cafile or "/nonexistent")
+    bundle = directory / "ca-bundle.pem"
+    bundle.write_bytes((system.read_bytes() if system.exists() else b"") + Path(cert_path).read_bytes())
+    return str(bundle)
 
 
 def rewind_cursor(events: int) -> None:
@@ -134,6 +151,34 @@ def measure(kind: str, *, events: int, batch: int, directory: Path) -> dict:
     }
 
 
+def time_command(database_url: str, *, events: int, batch: int, directory: Path, runs: int) -> dict:
+    """``manage.py ship_audit --max-events BATCH`` as cron starts it: a process per run, to TCP.
+
+    What one cron run costs, start-up included; ``--events`` bounds how many runs are made.
+    """
+    from bench import django_env
+    from tests.syslog_receivers import SyslogTCPReceiver
+
+    timings = []
+    receiver = SyslogTCPReceiver()
+    try:
+        for _ in range(runs):
+            rewind_cursor(events)
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "manage.py", "ship_audit", "--max-events", str(batch)],
+                cwd=REPO,
+                env=django_env.environment(database_url, AUDIT_SHIP_TO=f"syslog+tcp://127.0.0.1:{receiver.port}"),
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+            timings.append(time.perf_counter() - started)
+    finally:
+        receiver.stop()
+    seconds = Summary.of(timings)
+    return {"batch": batch, "seconds_per_run": seconds, "events_per_run_second": batch / seconds.median}
+
+
 def profile(*, events: int, batch: int, directory: Path, top: int = 18) -> str:
     rewind_cursor(events)
     with receiver_for("tcp", directory) as (destination, _):
@@ -155,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-sizes", default="1000,10000", help="comma-separated --max-events values")
     parser.add_argument("--destinations", default=",".join(DESTINATIONS))
     parser.add_argument("--runs", type=int, default=1, help="measurements per destination and batch size")
+    parser.add_argument("--command-runs", type=int, default=3, help="manage.py ship_audit processes per batch size")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile shipping N events over TCP")
     args = parser.parse_args(argv)
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
@@ -164,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from bench.audit_seed import ensure_rows, prepare_database
 
-    prepare_database(args.database, fresh=False)
+    database_url = prepare_database(args.database, fresh=False)
     ensure_rows(args.events)
     from keypairs.models import AuditEvent
 
@@ -192,6 +238,17 @@ def main(argv: list[str] | None = None) -> dict:
                     f" {last['batches']} batches, received {last['messages_received']:,} of"
                     f" {last['messages_sent']:,} messages (events and checkpoints), n={rates.count}",
                 )
+        results["command"] = {}
+        for batch in batch_sizes if args.command_runs else []:
+            timed = time_command(
+                database_url, events=args.events, batch=batch, directory=directory, runs=args.command_runs
+            )
+            results["command"][f"batch_{batch}"] = timed
+            line(
+                f"manage.py ship_audit --max-events {batch:,}",
+                f"{timed['seconds_per_run'].text(' s', 2)} a run (a process each, TCP):"
+                f" {timed['events_per_run_second']:,.0f} events/s while it runs",
+            )
         if args.profile:
             text = profile(events=args.profile, batch=batch_sizes[0], directory=directory)
             results["profile"] = text
