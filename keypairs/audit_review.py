@@ -120,8 +120,9 @@ def timestamp(moment: datetime) -> str:
 # --- Timelines ---------------------------------------------------------------------------------
 
 # The rows of a create or import written before BCC named the key pair (services/create.py,
-# services/import_.py): only these are taken in by request id. A request that touches several
-# key pairs (an admin's) writes their ids on every row, so nothing else can slip in this way.
+# services/import_.py). Only these, and only without a key pair id, are taken in by request id:
+# one request creates or imports one key pair, so they are that key pair's; every other row of
+# any request names its key pair itself.
 BEFORE_THE_KEYPAIR_ID = (
     AuditEvent.Action.REQUESTED,
     AuditEvent.Action.IMPORT_REQUESTED,
