@@ -82,6 +82,6 @@ bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.bcc_client --runs 2 --round-trips 40 --generating-runs 1 --generating-round-trips 10
 	$(BIN)/python -m bench.portal --users 4 --cycles 5 --runs 1 --alone-cycles 10
 	$(BIN)/python -m bench.growth --sizes 1000,10000 --rounds 2 --pages 2 --creates 5
-	$(BIN)/python -m bench.audit_review --rows 10000 --runs 3
+	$(BIN)/python -m bench.audit_review --rows 10000 --runs 3 --export-runs 0
 	$(BIN)/python -m bench.audit_shipping --events 2000 --batch-sizes 500 --command-runs 1
 	$(BIN)/python -m bench.keypair_list --keypairs 30 --rounds 3
