@@ -14,7 +14,7 @@ help:
 	@echo "make test   - run the test suite (browser tests need /usr/bin/chromium)"
 	@echo "make lint   - ruff check + format check + Django's system checks"
 	@echo "make bench  - benchmarks against the official SDK, through gunicorn, My key pairs, the inventory sync (~10 min; docs/benchmarks.md)"
-	@echo "make bench-audit - the audit log at 10k, 100k and 1M rows, SQLite and PostgreSQL (~12 min, ~5 once seeded)"
+	@echo "make bench-audit - the audit log at 10k, 100k and 1M rows, its review and its shipping, SQLite and PostgreSQL (~15 min, ~8 once seeded)"
 	@echo "make bench-quick - every benchmark once, small (a smoke run, ~2 min)"
 
 $(BIN)/python:
@@ -74,8 +74,10 @@ bench: $(VENV)/.bench-installed
 bench-audit: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.growth --database sqlite
 	$(BIN)/python -m bench.audit_review --database sqlite
+	$(BIN)/python -m bench.audit_shipping --database sqlite
 	@if $(BENCH_PG); then $(BIN)/python -m bench.growth --database postgres \
-		&& $(BIN)/python -m bench.audit_review --database postgres; \
+		&& $(BIN)/python -m bench.audit_review --database postgres \
+		&& $(BIN)/python -m bench.audit_shipping --database postgres; \
 	else echo "PostgreSQL not reachable: audit benchmarks on PostgreSQL skipped"; fi
 
 bench-quick: $(VENV)/.bench-installed
@@ -83,6 +85,7 @@ bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.bcc_client --runs 2 --round-trips 40 --generating-runs 1 --generating-round-trips 10
 	$(BIN)/python -m bench.portal --users 4 --cycles 5 --runs 1 --alone-cycles 10
 	$(BIN)/python -m bench.growth --sizes 1000,10000 --rounds 2 --pages 2 --creates 5
-	$(BIN)/python -m bench.audit_review --rows 10000 --runs 3
+	$(BIN)/python -m bench.audit_review --rows 10000 --runs 3 --export-runs 0
+	$(BIN)/python -m bench.audit_shipping --events 2000 --batch-sizes 500 --command-runs 1
 	$(BIN)/python -m bench.keypair_list --keypairs 30 --rounds 3
 	$(BIN)/python -m bench.inventory_sync --keypairs 300 --drift 12

@@ -16,7 +16,8 @@ from bench.common import REPO, RESULTS_DIR
 
 SQLITE_PATH = RESULTS_DIR / "audit.sqlite3"
 POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgres://postgres@127.0.0.1:5432")
-POSTGRES_DATABASE = "portal_bench"
+# Another name keeps two people's seeded logs apart on one shared server.
+POSTGRES_DATABASE = os.environ.get("BENCH_POSTGRES_DATABASE", "portal_bench")
 
 
 def sqlite_url(path: Path = SQLITE_PATH) -> str:

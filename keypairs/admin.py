@@ -78,6 +78,25 @@ class RegionFilter(admin.SimpleListFilter):
         return queryset.filter(region=self.value()) if self.value() else queryset
 
 
+class KeyPairTimelineFilter(admin.SimpleListFilter):
+    """The "Key pair id" links' filter: the key pair's events, the first rows of its create included.
+
+    It reads the links' ``keypair_id__exact``. Its one choice is the key pair shown, so the
+    sidebar names it on a timeline and shows nothing elsewhere (listing every key pair id would
+    read the whole log).
+    """
+
+    title = gettext_lazy("key pair")
+    parameter_name = "keypair_id__exact"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request, queryset):
+        return audit_review.keypair_timeline(queryset, self.value()) if self.value() else queryset
+
+
 class AuditEventChangeList(ChangeList):
     """Adds ``date_choices``: the date hierarchy without scanning the log.
 
@@ -181,7 +200,14 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "keypair_id_timeline",
         "bcc_request_id",
     )
-    list_filter = ("action", "outcome", "is_security_event", RegionFilter, ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        "action",
+        "outcome",
+        "is_security_event",
+        RegionFilter,
+        ("created_at", admin.DateFieldListFilter),
+        KeyPairTimelineFilter,
+    )
     # Shown as the search box's help; get_search_results does the matching.
     search_fields = ("actor_username", "keypair_name", "keypair_id", "bcc_request_id", "portal_request_id")
     search_help_text = gettext_lazy(

@@ -13,6 +13,11 @@ Built for a log of a million rows and more:
   as the chain head's last id (ids are consecutive and events are never deleted), and a
   filtered set is counted only up to ``COUNT_CAP`` rows (``SELECT COUNT(*) FROM (... LIMIT
   n)``), which an index answers quickly however many rows match.
+- **A key pair's timeline.** The rows written before BCC answered a create or an import
+  ("requested", "import_requested", and a "failed" with no key pair) carry no key pair id.
+  They share the HTTP request's ``portal_request_id`` with the row that does carry it
+  ("created", "imported"), so ``keypair_timeline`` adds them through it: the key pair's request
+  ids read on its id's index, then its rows on the two indexes, a handful at any log size.
 - **CSV export.** Streamed row by row from a database iterator (``iterator(chunk_size=...)``,
   a server-side cursor on PostgreSQL), so memory stays flat for any size. Cells that a
   spreadsheet would run as a formula (starting with ``= + - @``, tab or carriage return) get
@@ -30,12 +35,12 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from keypairs.audit import SIGNED_FIELDS, VerificationResult, audit_verify
-from keypairs.models import AuditChainHead
+from keypairs.models import AuditChainHead, AuditEvent
 
 CHAIN_STATUS_CACHE_KEY = "keypairs:audit-chain-status"
 VERIFY_LOCK_CACHE_KEY = "keypairs:audit-chain-verifying"
@@ -110,6 +115,37 @@ def last_event_id() -> int:
 def timestamp(moment: datetime) -> str:
     """``moment`` in the portal's time zone (``TIME_ZONE``), as TIMESTAMP_FORMAT."""
     return timezone.localtime(moment).strftime(TIMESTAMP_FORMAT)
+
+
+# --- Timelines ---------------------------------------------------------------------------------
+
+# The rows of a create or import written before BCC named the key pair (services/create.py,
+# services/import_.py). Only these, and only without a key pair id, are taken in by request id:
+# one request creates or imports one key pair, so they are that key pair's; every other row of
+# any request names its key pair itself.
+BEFORE_THE_KEYPAIR_ID = (
+    AuditEvent.Action.REQUESTED,
+    AuditEvent.Action.IMPORT_REQUESTED,
+    AuditEvent.Action.FAILED,
+    AuditEvent.Action.IMPORT_FAILED,
+)
+
+
+def keypair_timeline(queryset: QuerySet, keypair_id: str) -> QuerySet:
+    """The events of ``queryset`` about key pair ``keypair_id``, its create's or import's first rows included."""
+    # Read first, a handful of values: as a subquery inside the OR, SQLite gave up the indexes
+    # and scanned the log (1 s at a million rows; docs/benchmarks.md, section 10).
+    its_requests = sorted(
+        set(
+            AuditEvent.objects.filter(keypair_id=keypair_id)
+            .exclude(portal_request_id="")
+            .values_list("portal_request_id", flat=True)
+        )
+    )
+    match = Q(keypair_id=keypair_id)
+    if its_requests:
+        match |= Q(keypair_id="", action__in=BEFORE_THE_KEYPAIR_ID, portal_request_id__in=its_requests)
+    return queryset.filter(match)
 
 
 # --- Counting ------------------------------------------------------------------------------------

@@ -586,3 +586,19 @@ def test_a_foreign_row_past_the_head_shows_as_broken_after_verify_now(auditor, l
         f"not part of the chain (written outside the portal, past the head or between its events): #{log[-1].pk + 1}"
         in status_text(response)
     )
+
+
+def test_a_key_pair_timeline_begins_with_the_request_that_created_it(auditor, alice, portal_on_sandbox):
+    """The "requested" row is written before BCC names the key pair, so it carries no key pair id."""
+    from tests.create_flow import create
+
+    developer = signed_in(alice)
+    assert create(developer, name="first-key").status_code in (200, 302)
+    assert create(developer, name="second-key").status_code in (200, 302)
+    first = AuditEvent.objects.get(action="created", keypair_name="first-key")
+
+    timeline = auditor.get(timeline_link(auditor.get(CHANGELIST), "keypair_id_timeline", first.keypair_id))
+
+    requested = AuditEvent.objects.get(action="requested", keypair_name="first-key")
+    assert requested.keypair_id == ""
+    assert shown(timeline) == [requested.pk, first.pk]

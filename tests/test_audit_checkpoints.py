@@ -14,7 +14,7 @@ from django.db import connection
 
 from keypairs.audit import audit_record
 from keypairs.models import AuditEvent
-from tests.test_audit_shipping import SyslogTCPReceiver, parse_rfc5424
+from tests.syslog_receivers import SyslogTCPReceiver, parse_rfc5424
 
 assert AuditEvent._meta.db_table == "keypairs_auditevent"
 

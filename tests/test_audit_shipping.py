@@ -1,15 +1,14 @@
 """`manage.py ship_audit`: the audit log leaves the database, in order, at least once.
 
-The receivers are real servers on loopback: a TCP syslog server that parses RFC 6587
-octet-counted frames and a UDP one, each in a thread, and a file.
+The receivers are real servers on loopback (tests/syslog_receivers.py): a TCP syslog server
+that parses RFC 6587 octet-counted frames, the same behind TLS, and a UDP one, each in a
+thread, and a file.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import socketserver
-import ssl
 import threading
 from datetime import UTC, datetime
 from io import StringIO
@@ -22,87 +21,13 @@ from django.db import connection, connections, transaction
 from keypairs.audit import audit_record, row_hash
 from keypairs.audit_shipping import ANOTHER_SHIPPER_MESSAGE, SHIPPING_OFF_MESSAGE
 from keypairs.models import AuditEvent, AuditShipCursor
-
-
-class SyslogTCPReceiver:
-    """A syslog server on 127.0.0.1 reading octet-counted frames until the sender's end-of-stream."""
-
-    def __init__(self, port: int = 0) -> None:
-        receiver = self
-        self.messages: list[str] = []
-        self.connections = 0
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                data = self.rfile.read()  # until the shipper's end-of-stream
-                frames = []
-                while data:
-                    length, _, rest = data.partition(b" ")
-                    frames.append(rest[: int(length)].decode("ascii"))
-                    data = rest[int(length) :]
-                receiver.messages.extend(frames)
-                receiver.connections += 1
-
-        socketserver.TCPServer.allow_reuse_address = True
-        self.server = socketserver.TCPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def all_records(self) -> list[dict]:
-        return [json.loads(parse_rfc5424(message)["msg"]) for message in self.messages]
-
-    @property
-    def records(self) -> list[dict]:
-        """The events, without the checkpoints between them."""
-        return [record for record in self.all_records if "checkpoint" not in record]
-
-
-class SyslogUDPReceiver:
-    def __init__(self) -> None:
-        receiver = self
-        self.messages: list[str] = []
-        self.arrived = threading.Condition()
-
-        class Handler(socketserver.DatagramRequestHandler):
-            def handle(self):
-                with receiver.arrived:
-                    receiver.messages.append(self.request[0].decode("ascii"))
-                    receiver.arrived.notify_all()
-
-        self.server = socketserver.UDPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, count: int) -> list[str]:
-        with self.arrived:
-            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout=10)
-        return list(self.messages)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def parse_rfc5424(message: str) -> dict:
-    pri_version, timestamp, hostname, app_name, procid, msgid, structured_data, msg = message.split(" ", 7)
-    priority, version = pri_version[1:].split(">")
-    return {
-        "priority": int(priority),
-        "version": version,
-        "timestamp": timestamp,
-        "hostname": hostname,
-        "app_name": app_name,
-        "procid": procid,
-        "msgid": msgid,
-        "structured_data": structured_data,
-        "msg": msg,
-    }
+from tests.syslog_receivers import (
+    SyslogTCPReceiver,
+    SyslogTLSReceiver,
+    SyslogUDPReceiver,
+    parse_rfc5424,
+    self_signed_certificate,
+)
 
 
 @pytest.fixture
@@ -327,51 +252,8 @@ def test_a_second_shipper_finds_the_cursor_taken_says_so_and_succeeds(settings, 
     assert [record["id"] for record in tcp_receiver.records] == [event.id for event in events]
 
 
-def _self_signed_certificate(directory) -> tuple[str, str]:
-    """A certificate for 127.0.0.1 that is its own CA, and its key, as PEM files."""
-    import ipaddress
-    from datetime import timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "syslog test receiver")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "receiver.pem", directory / "receiver.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return str(cert_path), str(key_path)
-
-
-class SyslogTLSReceiver(SyslogTCPReceiver):
-    """The TCP receiver behind TLS, as a syslog server on port 6514 would be."""
-
-    def __init__(self, cert_path: str, key_path: str) -> None:
-        super().__init__()
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert_path, key_path)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-
-
 def test_it_ships_over_tls_to_a_receiver_the_system_trusts(db, settings, tmp_path, monkeypatch):
-    cert_path, key_path = _self_signed_certificate(tmp_path)
+    cert_path, key_path = self_signed_certificate(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", cert_path)  # the "system" CAs: just this receiver's certificate
     receiver = SyslogTLSReceiver(cert_path, key_path)
     settings.AUDIT_SHIP_TO = f"syslog+tls://127.0.0.1:{receiver.port}"
@@ -386,7 +268,7 @@ def test_it_ships_over_tls_to_a_receiver_the_system_trusts(db, settings, tmp_pat
 
 
 def test_a_tls_receiver_the_system_does_not_trust_gets_nothing(db, settings, tmp_path):
-    cert_path, key_path = _self_signed_certificate(tmp_path)
+    cert_path, key_path = self_signed_certificate(tmp_path)
     receiver = SyslogTLSReceiver(cert_path, key_path)
     settings.AUDIT_SHIP_TO = f"syslog+tls://127.0.0.1:{receiver.port}"
     try:
