@@ -25,7 +25,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -275,13 +274,26 @@ class AuditEventAdmin(ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        match = Q()
-        for field in self.search_fields:
-            lookup = "istartswith" if field in PREFIX_SEARCH_FIELDS else "exact"
-            match |= Q(**{f"{field}__{lookup}": term})
-        if term.isdigit() and int(term) <= MAX_EVENT_ID:
-            match |= Q(id=int(term))
-        return queryset.filter(match), False
+        found = audit_review.search_matches(
+            queryset,
+            prefix_fields=[field for field in self.search_fields if field in PREFIX_SEARCH_FIELDS],
+            exact_fields=[field for field in self.search_fields if field not in PREFIX_SEARCH_FIELDS],
+            term=term,
+            event_id=int(term) if term.isdigit() and int(term) <= MAX_EVENT_ID else None,
+        )
+        # For get_paginator: the count the search already made, so the page does not count again.
+        if request is not None:
+            request.audit_search_count = found.count
+        return found.queryset, False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return self.paginator(
+            queryset,
+            per_page,
+            orphans,
+            allow_empty_first_page,
+            known_count=getattr(request, "audit_search_count", None),
+        )
 
     def get_urls(self):
         info = f"{self.opts.app_label}_{self.opts.model_name}"

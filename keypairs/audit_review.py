@@ -18,6 +18,15 @@ Built for a log of a million rows and more:
   They share the HTTP request's ``portal_request_id`` with the row that does carry it
   ("created", "imported"), so ``keypair_timeline`` adds them through it: the key pair's request
   ids read on its id's index, then its rows on the two indexes, a handful at any log size.
+- **Search.** Key pair names and actors match by case-insensitive prefix, ids exactly, each on
+  its index (migration 0007). On PostgreSQL the planner then finds the newest matches by id
+  for any prefix. SQLite does not: it gathers every match through the indexes and sorts them
+  all by id, 1.7 s at a million rows for a prefix that most rows share ("Dev"). So on SQLite
+  ``search_matches`` first counts the matches through the indexes, up to the paginator's cap
+  and unsorted (14 ms for 10,001 at a million rows), and that is the page's count. When there
+  are ``DENSE_PROBE`` or more, matches are common and the page reads the log newest first
+  without the indexes (the unary ``+`` SQLite documents for that), stopping at the page's last
+  row; when fewer, the indexes answer alone. Measured: docs/benchmarks.md, section 10.
 - **CSV export.** Streamed row by row from a database iterator (``iterator(chunk_size=...)``,
   a server-side cursor on PostgreSQL), so memory stays flat for any size. Cells that a
   spreadsheet would run as a formula (starting with ``= + - @``, tab or carriage return) get
@@ -35,7 +44,8 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db import connections
+from django.db.models import CharField, F, Func, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -53,6 +63,8 @@ ALREADY_RUNNING_MESSAGE = "A verification of the audit chain is already running;
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 
 COUNT_CAP = 10_000
+# On SQLite, this many matches found through the indexes means "common": read newest first instead.
+DENSE_PROBE = 2_000
 CSV_COLUMNS = (*SIGNED_FIELDS, "prev_hash", "row_hash")
 CSV_CHUNK_SIZE = 2000
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -148,6 +160,52 @@ def keypair_timeline(queryset: QuerySet, keypair_id: str) -> QuerySet:
     return queryset.filter(match)
 
 
+# --- Searching -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchMatches:
+    """The rows a search matches, and (on SQLite) their number counted up to ``COUNT_CAP`` + 1."""
+
+    queryset: QuerySet
+    count: int | None = None
+
+
+def search_matches(
+    queryset: QuerySet, *, prefix_fields: Iterable[str], exact_fields: Iterable[str], term: str, event_id: int | None
+) -> SearchMatches:
+    """``queryset`` narrowed to rows whose prefix fields start with ``term`` (any case), whose
+    exact fields equal it, or (``event_id``) that are that event; see "Search" above."""
+    prefix_fields, exact_fields = list(prefix_fields), list(exact_fields)
+    matches = queryset.filter(_match(prefix_fields, exact_fields, term, event_id, lambda field: field))
+    if connections[queryset.db].vendor != "sqlite":
+        return SearchMatches(matches)
+    count = len(matches.order_by().values_list("id", flat=True)[: COUNT_CAP + 1])
+    if count < DENSE_PROBE:
+        return SearchMatches(matches, count)
+    # Common: the same match on the columns behind a unary +, which SQLite never reads through an
+    # index, so it walks the log by id (newest first for the page) and stops once the page is full.
+    scanned = {field: f"_scan_{field}" for field in [*prefix_fields, *exact_fields]}
+    columns = {
+        alias: Func(F(field), template="+%(expressions)s", output_field=CharField()) for field, alias in scanned.items()
+    }
+    scanning = queryset.alias(**columns).filter(
+        _match(prefix_fields, exact_fields, term, event_id, scanned.__getitem__)
+    )
+    return SearchMatches(scanning, count)
+
+
+def _match(prefix_fields, exact_fields, term: str, event_id: int | None, column) -> Q:
+    match = Q()
+    for field in prefix_fields:
+        match |= Q(**{f"{column(field)}__istartswith": term})
+    for field in exact_fields:
+        match |= Q(**{column(field): term})
+    if event_id is not None:
+        match |= Q(id=event_id)
+    return match
+
+
 # --- Counting ------------------------------------------------------------------------------------
 
 
@@ -156,8 +214,15 @@ class AuditEventPaginator(Paginator):
 
     cap = COUNT_CAP
 
+    def __init__(self, *args, known_count: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Counted already, capped the same way (a search on SQLite: ``search_matches``).
+        self.known_count = known_count
+
     @cached_property
     def count(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
         queryset = self.object_list
         if isinstance(queryset, QuerySet) and not queryset.query.where:
             return last_event_id()
