@@ -216,6 +216,17 @@ class AuditEvent(models.Model):
         FLAG_CLEARED = "flag_cleared", "Flag cleared"
         EXPIRY_REMINDED = "expiry_reminded", "Expiry reminder mailed"
         MAIL_FAILED = "mail_failed", "Mail not delivered"
+        BIND_REQUESTED = "bind_requested", "Bind requested"
+        BOUND = "bound", "Bound to instances"
+        BIND_FAILED = "bind_failed", "Bind failed"
+        UNBIND_REQUESTED = "unbind_requested", "Unbind requested"
+        UNBOUND = "unbound", "Unbound from instances"
+        UNBIND_FAILED = "unbind_failed", "Unbind failed"
+        REPLACED_ON_INSTANCE = "replaced_on_instance", "Replaced on an instance by another key pair"
+        ACCESS_REQUESTED = "access_requested", "Access requested"
+        ACCESS_APPROVED = "access_approved", "Access approved"
+        ACCESS_DENIED = "access_denied", "Access denied"
+        ACCESS_REQUEST_EXPIRED = "access_request_expired", "Access request expired"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -389,3 +400,116 @@ class JobLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AccessRule(models.Model):
+    """Who may bind key pairs to which instances: people of one SSO group, instances of one region
+    chosen by tag or name prefix, for at most ``max_duration`` (None: no limit), with or without
+    approval. No rule, no binding: the default is deny. Portal admins manage rules in the admin.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    # A value of the SSO groups claim (SSO_ROLES_CLAIM), or a Django group's name for local accounts.
+    sso_group = models.CharField(max_length=150)
+    region = models.CharField(max_length=16)
+    tag_key = models.CharField(max_length=64, blank=True)
+    tag_value = models.CharField(max_length=64, blank=True)
+    name_prefix = models.CharField(max_length=65, blank=True)
+    max_duration = models.DurationField(null=True, blank=True)
+    requires_approval = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("region", "name")
+        constraints = (
+            # A rule always selects: never "every instance of a region" by leaving both empty.
+            models.CheckConstraint(
+                condition=~models.Q(tag_key="") | ~models.Q(name_prefix=""), name="access_rule_selects_instances"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccessRequest(models.Model):
+    """A developer's request to bind a key pair to instances under a rule that requires approval."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        DENIED = "denied", "Denied"
+        EXPIRED = "expired", "Expired undecided"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests")
+    keypair_request = models.ForeignKey(KeyPairRequest, on_delete=models.PROTECT, related_name="access_requests")
+    rule = models.ForeignKey(AccessRule, null=True, on_delete=models.SET_NULL, related_name="access_requests")
+    region = models.CharField(max_length=16)
+    instance_ids = models.JSONField(default=list)
+    duration = models.DurationField(null=True, blank=True)
+    reason = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    decide_by = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="access_decisions"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        permissions = (("approve_accessrequest", "Can approve or deny access requests"),)
+        indexes = (models.Index(fields=["status", "decide_by"], name="access_request_open_idx"),)
+
+    def __str__(self) -> str:
+        return f"Access request {self.public_id} ({self.status})"
+
+
+class InstanceBinding(models.Model):
+    """A key pair the portal bound to an instance, until it was unbound or replaced there.
+
+    ``expires_at``: a time-limited binding, unbound by ``manage.py expire_access`` when it ends.
+    ``unbind_attempts`` and ``last_error``: an unbind BCC refused or never answered is retried,
+    and shown on an admin page meanwhile, never dropped.
+    """
+
+    class State(models.TextChoices):
+        BOUND = "bound", "Bound"
+        UNBOUND = "unbound", "Unbound"
+        REPLACED = "replaced", "Replaced by another key pair"
+
+    keypair_request = models.ForeignKey(KeyPairRequest, on_delete=models.PROTECT, related_name="bindings")
+    region = models.CharField(max_length=16)
+    instance_id = models.CharField(max_length=64)
+    instance_name = models.CharField(max_length=128, blank=True)
+    rule = models.ForeignKey(AccessRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="bindings")
+    access_request = models.ForeignKey(
+        AccessRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="bindings"
+    )
+    bound_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="bindings_made"
+    )
+    bound_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The key pair BCC held on the instance before this binding replaced it ("" when none).
+    replaced_keypair_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.BOUND)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
+    unbind_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ("-bound_at",)
+        indexes = (
+            models.Index(fields=["state", "expires_at"], name="binding_expiry_idx"),
+            models.Index(fields=["region", "instance_id", "state"], name="binding_instance_idx"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.keypair_request_id} on {self.instance_id} ({self.state})"

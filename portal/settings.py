@@ -337,6 +337,22 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # --- End of governance -----------------------------------------------------------------------
 
+# --- Access to instances: binding key pairs under the company's policy (issue 12) -------------
+# (keypairs/access_policy.py, keypairs/services/binding.py; README.md, "Access to instances")
+# An access request not approved or denied within this many hours expires.
+ACCESS_REQUEST_DECIDE_WITHIN_HOURS = env.int("ACCESS_REQUEST_DECIDE_WITHIN_HOURS", default=72)
+# The owner of a time-limited binding is mailed this many hours before it ends.
+ACCESS_EXPIRY_WARNING_HOURS = env.int("ACCESS_EXPIRY_WARNING_HOURS", default=24)
+# BCC's instance list of a region is read at most once per this many seconds for the bind page.
+BCC_INSTANCE_LIST_CACHE_SECONDS = env.int("BCC_INSTANCE_LIST_CACHE_SECONDS", default=30)
+if ACCESS_REQUEST_DECIDE_WITHIN_HOURS < 1 or ACCESS_EXPIRY_WARNING_HOURS < 0:
+    raise ImproperlyConfigured(
+        "ACCESS_REQUEST_DECIDE_WITHIN_HOURS must be at least 1 and ACCESS_EXPIRY_WARNING_HOURS not negative."
+    )
+if not 1 <= BCC_INSTANCE_LIST_CACHE_SECONDS <= 300:
+    raise ImproperlyConfigured("BCC_INSTANCE_LIST_CACHE_SECONDS must be between 1 and 300.")
+# --- End of access to instances --------------------------------------------------------------
+
 # --- Sign-in: modes, SSO and roles (portal/auth/; README.md, "Sign-in (SSO)") ---------
 from portal.auth import modes as sign_in_modes  # noqa: E402 - settings are read top to bottom
 
@@ -352,6 +368,7 @@ SSO_ROLES_CLAIM = env.str("SSO_ROLES_CLAIM", default="groups")
 SSO_DEVELOPER_GROUPS = env.list("SSO_DEVELOPER_GROUPS", default=["developers"])
 SSO_AUDITOR_GROUPS = env.list("SSO_AUDITOR_GROUPS", default=["auditors"])
 SSO_ADMIN_GROUPS = env.list("SSO_ADMIN_GROUPS", default=["portal-admins"])
+SSO_APPROVER_GROUPS = env.list("SSO_APPROVER_GROUPS", default=["approvers"])
 
 # A token naming a key id the cached key set lacks refetches the set at most once per this
 # many seconds per process (both SSO modes; portal/auth/jwks.py says why).

@@ -19,6 +19,9 @@ class Identity(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities")
     created_at = models.DateTimeField(auto_now_add=True)
     last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    # The values of the SSO groups claim (SSO_ROLES_CLAIM) at the last sign-in or assertion:
+    # access rules name these groups (keypairs.models.AccessRule.sso_group).
+    groups = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name_plural = "identities"
