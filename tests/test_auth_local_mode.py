@@ -180,10 +180,13 @@ def test_make_runs_local_accounts_are_a_developer_and_an_auditor(db, tmp_path, m
     assert roles_of(developer) == {Role.DEVELOPER} and not developer.is_staff
     assert roles_of(auditor) == {Role.AUDITOR} and auditor.is_staff
     words = (tmp_path / "sign-in.txt").read_text().split()
-    assert words[0::2] == ["developer", "auditor"]
+    admin = users.get(username="portal-admin")
+    assert roles_of(admin) == {Role.PORTAL_ADMIN} and admin.is_staff and admin.email == "portal-admin@example.com"
+    assert words[0::2] == ["developer", "auditor", "portal-admin"]
     assert f"Sign in as 'developer' with password '{words[1]}'" in out.getvalue()
     assert f"as auditor 'auditor', password '{words[3]}'" in out.getvalue()
-    assert developer.check_password(words[1]) and auditor.check_password(words[3])
+    assert f"portal admin 'portal-admin', password '{words[5]}'" in out.getvalue()
+    assert developer.check_password(words[1]) and auditor.check_password(words[3]) and admin.check_password(words[5])
 
 
 def test_a_developer_account_from_before_roles_gets_its_role_and_keeps_its_password(

@@ -1,10 +1,13 @@
-"""Creates the local accounts that `make run` signs in with, once: a developer and an auditor.
+"""Creates the local accounts that `make run` signs in with, once: a developer, an auditor, a portal admin.
 
 Development only: with DEBUG off it refuses, so a production database never gets an
 account with a password that was printed on a terminal.
 
 - ``developer`` holds the developer role: creates key pairs and downloads them.
 - ``auditor`` holds the auditor role: reviews the audit log in the admin, and nothing else.
+- ``portal-admin`` holds the portal admin role: the BCC inventory, flagged key pairs, and the
+  admin's records (it has an address at ``example.com``, so policy summaries show under
+  ``make run``'s console mail).
 
 Roles are granted on every run, so an account made before roles existed gets its role too.
 The passwords are kept, one ``name password`` pair a line, in ``var/local-sign-in.txt``
@@ -23,11 +26,15 @@ from portal.auth.roles import Role, assign_roles
 
 USERNAME = "developer"
 AUDITOR_USERNAME = "auditor"
-ACCOUNTS = ((USERNAME, Role.DEVELOPER), (AUDITOR_USERNAME, Role.AUDITOR))
+ADMIN_USERNAME = "portal-admin"
+ACCOUNTS = ((USERNAME, Role.DEVELOPER), (AUDITOR_USERNAME, Role.AUDITOR), (ADMIN_USERNAME, Role.PORTAL_ADMIN))
+EMAILS = {ADMIN_USERNAME: "portal-admin@example.com", USERNAME: "developer@example.com"}
 
 
 class Command(BaseCommand):
-    help = "Create the local 'developer' and 'auditor' accounts for make run (DEBUG only) and print how to sign in."
+    help = (
+        "Create the local developer, auditor and portal admin accounts for make run (DEBUG only); say how to sign in."
+    )
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
@@ -38,7 +45,9 @@ class Command(BaseCommand):
         passwords = _read_passwords(credentials_file)
         user_model = get_user_model()
         for username, role in ACCOUNTS:
-            user, created = user_model.objects.get_or_create(username=username)
+            user, created = user_model.objects.get_or_create(
+                username=username, defaults={"email": EMAILS.get(username, "")}
+            )
             if created or username not in passwords:
                 passwords[username] = secrets.token_urlsafe(12)
                 user.set_password(passwords[username])
@@ -52,6 +61,8 @@ class Command(BaseCommand):
         self.stdout.write(f"\n  Sign in as '{USERNAME}' with password '{developer}' (local development account;")
         self.stdout.write(f"  kept in {credentials_file}).")
         self.stdout.write(f"  Review the audit log in the admin as auditor '{AUDITOR_USERNAME}', password '{auditor}'.")
+        admin = passwords[ADMIN_USERNAME]
+        self.stdout.write(f"  BCC inventory, flagged key pairs: portal admin '{ADMIN_USERNAME}', password '{admin}'.")
 
 
 def _read_passwords(credentials_file: Path) -> dict[str, str]:
