@@ -25,12 +25,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from keypairs.audit import Origin, ensure_outside_transaction
-from keypairs.bcc.errors import BccApiError, BccError
+from keypairs.bcc.errors import BccError
 from keypairs.keypair_instances import instances_bound_to
 from keypairs.models import AuditEvent, KeyPairRequest
 from keypairs.services import _owned
 from keypairs.services._auditor import auditor_for
-from keypairs.services.bcc_failures import SETTINGS_INCOMPLETE, error_code, transport_reason
+from keypairs.services.bcc_failures import SETTINGS_INCOMPLETE, error_code, read_failure_reason
 from keypairs.services.binding import keypair_unbind
 from keypairs.services.delete import DeleteResult, keypair_delete_for_governance
 from keypairs.services.errors import ServiceFailed, ServiceRefused
@@ -114,7 +114,7 @@ def _bound_instance_ids(*, actor, keypair_request: KeyPairRequest, origin: Origi
             bcc_error_code=code,
             detail=f"the instances holding it could not be listed: {error}",
         )
-        reason = _("the portal's BCC settings are incomplete") if misconfigured else _reason(error)
+        reason = read_failure_reason(error)
         raise UnbindStopped(
             LIST_FAILED.format(reason=reason),
             http_status=503,
@@ -122,10 +122,3 @@ def _bound_instance_ids(*, actor, keypair_request: KeyPairRequest, origin: Origi
             keypair_request=keypair_request,
         ) from error
     return [instance.instance_id for instance in instances]
-
-
-def _reason(error: BccError) -> str:
-    """BCC's code when it answered, the transport's words when it did not: never BCC's raw message."""
-    if isinstance(error, BccApiError):
-        return str(_("BCC answered {code}")).format(code=error.code)
-    return transport_reason(error)
