@@ -157,3 +157,20 @@ def test_the_confirmation_sentence_is_escaped_like_every_other(alice_client, por
     keypair_request = bound_keypair(alice_client, portal_on_sandbox, "i-web1")
     page = alice_client.get(delete_url(keypair_request)).content.decode()
     assert escape("I understand: this key pair stops working on this instance.") in page
+
+
+def test_instances_bcc_cannot_list_unbind_nothing_and_delete_nothing(alice_client, portal_on_sandbox):
+    keypair_request = bound_keypair(alice_client, portal_on_sandbox, "i-web1")
+    portal_on_sandbox.inject("status", status=500, operation="list_instances", count=3)
+
+    response = alice_client.post(delete_url(keypair_request), {"unbind_all": "yes", "confirm": "yes"})
+
+    portal_on_sandbox.clear_faults()
+    assert response.status_code == 503
+    assert "BCC could not say which instances hold this key pair" in response.content.decode()
+    assert holders() == {"i-web1": keypair_request.keypair_id}
+    keypair_request.refresh_from_db()
+    assert keypair_request.status == Status.CREATED
+    failed = AuditEvent.objects.get(action="delete_failed")
+    assert failed.detail.startswith("the instances holding it could not be listed")
+    assert [action for action, _, _ in steps_audited()] == ["delete_failed"]
