@@ -14,10 +14,11 @@ it per region (0 there: no maximum in that region). The pages show the expiry wi
   who left (inactive, or a departure they have not come back from) get none: the offboarding
   policy decides about their key pairs (which still expire: the age is the key's, not the person's).
 - At expiry, ``KEYPAIR_EXPIRY_POLICY`` (``flag`` or ``delete``) through
-  ``keypairs.services.policy``: bound key pairs are flagged, not deleted. The step taken is
+  ``keypairs.services.policy``: a bound key pair is unbound from its instances, then deleted (flagged
+  when an instance still holds it). The step taken is
   remembered as ``expiry_reminder_days = 0`` ("nothing left to remind of"), so a key pair a
-  person decided to keep (its flag cleared) is not flagged again the next hour. A delete that
-  failed is not remembered: the next run tries again.
+  person decided to keep (its flag cleared) is not flagged again the next hour. An unbind or delete
+  that failed is not remembered: the next run tries again.
 
 Idempotent and safe when two runs overlap (the command also holds a ``keypairs.single_runner``
 lease): every write is conditional. Cost: one query for the candidates, which are only the key
@@ -42,8 +43,8 @@ from keypairs.services.policy import FlagReason, PolicyOutcome, PolicyStep, keyp
 
 # expiry_reminder_days once the expiry step was taken: no reminder is left to send.
 EXPIRY_HANDLED = 0
-# The policy's outcomes after which the expiry is settled; a failed delete is tried again.
-SETTLED = frozenset(PolicyOutcome) - {PolicyOutcome.FLAGGED_DELETE_FAILED}
+# The policy's outcomes after which the expiry is settled; a failed unbind or delete is tried again.
+SETTLED = frozenset(PolicyOutcome) - {PolicyOutcome.FLAGGED_DELETE_FAILED, PolicyOutcome.FLAGGED_UNBIND_FAILED}
 AGE_FROM = Coalesce("bcc_created_at", "completed_at", "created_at")
 
 

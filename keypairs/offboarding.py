@@ -11,8 +11,9 @@ The operators' policy (``OFFBOARDING_POLICY``) decides the key pairs' fate:
   admin page "Key pairs of people who left" for a portal admin to keep or delete.
 - ``delete``: flagged at once as well, and listed "pending deletion on <date>"; after
   ``OFFBOARDING_GRACE_DAYS`` (``Departure.delete_after``), ``manage.py enforce_key_policy``
-  deletes those still flagged through ``keypairs.services.policy``, which leaves a bound key
-  pair flagged instead (deleting it would not end the logins it grants). A portal admin's
+  deletes those still flagged through ``keypairs.services.policy``, which first unbinds a bound
+  key pair from its instances (the logins it grants are the departed person's), and leaves it
+  flagged when an instance still holds it. A portal admin's
   "keep" (the flag cleared) spares a key pair from the deletion.
 
 Each leaving is audited (``person_left``: route, policy, how many key pairs and when they go)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keypairs import views, views_import, views_life
+from keypairs import views, views_import, views_life, views_rotation
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("keypairs/<uuid:public_id>/report", views.keypair_report, name="keypair_report"),
     path("keypairs/<uuid:public_id>/delete", views_life.keypair_delete, name="keypair_delete"),
     path("keypairs/<uuid:public_id>/edit", views_life.keypair_change, name="keypair_change"),
+    path("keypairs/<uuid:public_id>/rotate", views_rotation.keypair_rotate, name="keypair_rotate"),
     path("keypairs/import", views_import.keypair_import, name="keypair_import"),
     path("keypairs/import/preview", views_import.keypair_import_preview, name="keypair_import_preview"),
 ]

@@ -3,7 +3,8 @@
 Like every key pair page: developers only, and another person's key pair is a 404 exactly like a
 missing one (``selectors.keypair_request_of``). Every change is a POST with Django's CSRF check;
 the GET pages only read (the delete confirmation asks BCC how many instances the key pair is
-bound to, one detail call, never cached).
+bound to, one detail call, never cached; when it is bound, which ones, one uncached walk of the
+region's instances, so the list confirmed is the list BCC holds).
 """
 
 from __future__ import annotations
@@ -11,19 +12,28 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages as flash
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from keypairs import selectors, services
 from keypairs.audit import origin_of
-from keypairs.bcc_state import keypair_in_bcc
+from keypairs.bcc.errors import BccError
+from keypairs.bcc_state import Presence, keypair_in_bcc
 from keypairs.forms_change import KeyPairChangeForm
+from keypairs.keypair_instances import instances_bound_to
 from keypairs.models import KeyPairRequest
 from portal.auth.decorators import developer_required
 
 Status = KeyPairRequest.Status
+
+CONFIRM_UNBIND = _("Tick the box to confirm that every instance listed loses this key pair.")
+INSTANCES_UNREAD = _(
+    "BCC could not say which instances hold this key pair just now; reload the page to see them before unbinding."
+)
 
 
 @developer_required
@@ -32,23 +42,35 @@ Status = KeyPairRequest.Status
 def keypair_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     keypair_request = selectors.keypair_request_of(user=request.user, public_id=public_id)
     if request.method == "GET":
-        lookup = None
-        if keypair_request.status == Status.CREATED and keypair_request.keypair_id:
-            lookup = keypair_in_bcc(region=keypair_request.region, keypair_id=keypair_request.keypair_id)
-        return _render_delete(request, keypair_request, lookup=lookup)
+        return _render_delete(request, keypair_request)
+    unbind_all = request.POST.get("unbind_all") == "yes"
+    if unbind_all and request.POST.get("confirm") != "yes":
+        return _render_delete(request, keypair_request, error=str(CONFIRM_UNBIND), status=400)
+    delete = services.keypair_unbind_all_then_delete if unbind_all else services.keypair_delete
     try:
-        result = services.keypair_delete(user=request.user, keypair_request=keypair_request, origin=origin_of(request))
+        result = delete(user=request.user, keypair_request=keypair_request, origin=origin_of(request))
     except services.ServiceError as failure:
         return _render_delete(request, keypair_request, error=failure.message, status=failure.http_status)
     flash.success(request, result.message)
     return redirect("keypair_detail", public_id=public_id)
 
 
-def _render_delete(request, keypair_request, *, lookup=None, error: str | None = None, status: int = 200):
+def _render_delete(request, keypair_request, *, error: str | None = None, status: int = 200):
+    deletable = keypair_request.status == Status.CREATED and bool(keypair_request.keypair_id)
+    lookup = keypair_in_bcc(region=keypair_request.region, keypair_id=keypair_request.keypair_id) if deletable else None
+    bound = lookup is not None and lookup.presence is Presence.EXISTS and bool(lookup.keypair.instance_count)
+    instances, instances_error = [], None
+    if bound:
+        try:
+            instances = instances_bound_to(region=keypair_request.region, keypair_id=keypair_request.keypair_id)
+        except (BccError, ImproperlyConfigured):
+            instances_error = INSTANCES_UNREAD
     context = {
         "kp": keypair_request,
         "lookup": lookup,
-        "deletable": keypair_request.status == Status.CREATED and bool(keypair_request.keypair_id),
+        "deletable": deletable,
+        "instances": instances,
+        "instances_error": instances_error,
         "error": error,
     }
     return render(request, "keypairs/delete.html", context, status=status)

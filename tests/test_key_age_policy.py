@@ -114,21 +114,55 @@ def test_under_the_delete_policy_an_expired_key_pair_is_deleted_in_bcc(alice_cli
     assert "older than the maximum age of 90 days in bj" in deleted.detail
 
 
-def test_a_bound_key_pair_is_flagged_not_deleted(alice, alice_client, portal_on_sandbox, settings):
+def test_a_bound_key_pair_is_unbound_from_its_instances_then_deleted(alice, alice_client, portal_on_sandbox, settings):
     settings.KEYPAIR_EXPIRY_POLICY = "delete"
     record = in_bcc(alice_client, "bound-key")
-    linux_instances(portal_on_sandbox, "bj", ids=["i-web-1"])
-    get_client("bj").attach_keypair(record.keypair_id, instance_ids=["i-web-1"])
+    linux_instances(portal_on_sandbox, "bj", ids=["i-web-1", "i-web-2"])
+    get_client("bj").attach_keypair(record.keypair_id, instance_ids=["i-web-1", "i-web-2"])
 
     run = run_at(days_before_expiry(record, -1))
 
-    assert [step.outcome for step in run.steps] == [PolicyOutcome.FLAGGED_BOUND]
-    assert still_in_bcc(record)
+    assert [step.outcome for step in run.steps] == [PolicyOutcome.UNBOUND_DELETED]
+    assert not still_in_bcc(record)
+    assert [instance.keypair_id for instance in get_client("bj").list_instances()] == [None, None]
     record.refresh_from_db()
-    assert record.status == KeyPairRequest.Status.CREATED
-    assert record.flag_reason == FlagReason.EXPIRED
+    assert record.status == KeyPairRequest.Status.DELETED
+    rows = list(AuditEvent.objects.filter(keypair_id=record.keypair_id).order_by("id").values_list("action", "detail"))
+    steps = [action for action, _ in rows if action in ("unbind_requested", "unbound", "delete_requested", "deleted")]
+    assert steps == ["unbind_requested", "unbound", "delete_requested", "deleted"]
+    (unbound,) = rows_of(Action.UNBOUND, record)
+    assert "i-web-1, i-web-2" in unbound.detail
+    assert "older than the maximum age of 90 days in bj" in unbound.detail
+    assert unbound.actor_username == ""
+
+
+def test_a_bound_key_pair_an_instance_still_holds_is_flagged_and_the_next_run_finishes(
+    alice, alice_client, portal_on_sandbox, settings
+):
+    settings.KEYPAIR_EXPIRY_POLICY = "delete"
+    record = in_bcc(alice_client, "bound-key")
+    linux_instances(portal_on_sandbox, "bj", ids=["i-web-1", "i-web-2"])
+    get_client("bj").attach_keypair(record.keypair_id, instance_ids=["i-web-1", "i-web-2"])
+    portal_on_sandbox.set_instance_status("i-web-2", "Starting", region="bj")  # BCC refuses to unbind it now
+
+    stopped = run_at(days_before_expiry(record, -1))
+
+    assert [step.outcome for step in stopped.steps] == [PolicyOutcome.FLAGGED_UNBIND_FAILED]
+    assert still_in_bcc(record)
+    holders = {instance.instance_id: instance.keypair_id for instance in get_client("bj").list_instances()}
+    assert holders == {"i-web-1": None, "i-web-2": record.keypair_id}
+    record.refresh_from_db()
+    assert (record.status, record.flag_reason) == (KeyPairRequest.Status.CREATED, FlagReason.EXPIRED)
+    assert "i-web-2" in rows_of(Action.UNBIND_FAILED, record)[0].detail
+    assert rows_of(Action.DELETE_REQUESTED, record) == []
     (flagged,) = rows_of(Action.FLAGGED, record)
-    assert "bound to 1 instance(s)" in flagged.detail
+    assert "unbind failed" in flagged.detail
+
+    portal_on_sandbox.set_instance_status("i-web-2", "Running", region="bj")
+    retried = run_at(days_before_expiry(record, -1.1))
+
+    assert [step.outcome for step in retried.steps] == [PolicyOutcome.UNBOUND_DELETED]
+    assert not still_in_bcc(record)
 
 
 def test_a_delete_bcc_failed_is_tried_again_by_the_next_run(alice, alice_client, portal_on_sandbox, settings):

@@ -75,6 +75,9 @@ ROWS = [
     ("keypair_change", "get", "/keypairs/{keypair}/edit", (200, 404, 403, 403, 302, 403, 404)),
     # An empty form: Alice is told the name is required (400); nobody else learns the key pair exists.
     ("keypair_change", "post", "/keypairs/{keypair}/edit", (400, 404, 403, 403, 302, 403, 404)),
+    ("keypair_rotate", "get", "/keypairs/{keypair}/rotate", (200, 404, 403, 403, 302, 403, 404)),
+    # No key pair chosen to replace it: Alice is told to choose one (400); nobody else learns it exists.
+    ("keypair_rotate", "post", "/keypairs/{keypair}/rotate", (400, 404, 403, 403, 302, 403, 404)),
     ("login", "get", "/accounts/login/", (302, 302, 302, 302, 200, 302, 302)),
     ("logout", "post", "/accounts/logout/", (302, 302, 302, 302, 302, 302, 302)),
     ("no_access", "get", "/accounts/no-access/", (403, 403, 403, 403, 403, 403, 403)),

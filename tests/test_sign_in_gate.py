@@ -43,6 +43,8 @@ GATED = [
     ("keypair_delete", "post", f"/keypairs/{KEYPAIR_ID}/delete"),
     ("keypair_change", "get", f"/keypairs/{KEYPAIR_ID}/edit"),
     ("keypair_change", "post", f"/keypairs/{KEYPAIR_ID}/edit"),
+    ("keypair_rotate", "get", f"/keypairs/{KEYPAIR_ID}/rotate"),
+    ("keypair_rotate", "post", f"/keypairs/{KEYPAIR_ID}/rotate"),
     ("keypair_import", "get", "/keypairs/import"),
     ("keypair_import", "post", "/keypairs/import"),
     ("keypair_import_preview", "post", "/keypairs/import/preview"),

@@ -3,7 +3,9 @@
 - ``create``: ``keypair_create``, BCC's create with the one-time form, limits, delivery and
   reconciliation of a lost answer.
 - ``delete``: ``keypair_delete``, BCC's delete; the record's end and the waiting private key erased.
-- ``change``: ``keypair_change``, BCC's rename and description update, each audited with old and new.
+- ``unbind_then_delete``: ``keypair_unbind_all_then_delete``, a bound key pair unbound from every
+  instance that holds it, then deleted (stopping before the delete when any still holds it).
+- ``change``: ``keypair_change, BCC's rename and description update, each audited with old and new.
 - ``bcc_failures``: what every service reads the same way in BCC's errors.
 - ``_intent``: the steps create and import share (the intent before BCC, limits, failures settled);
   ``_owned``: what change and delete share; ``_auditor``: a key pair's audit rows. Private to the package.
@@ -35,6 +37,7 @@ from keypairs.services.create import (
 from keypairs.services.delete import DeleteResult, keypair_delete
 from keypairs.services.errors import ServiceError, ServiceFailed, ServiceRefused
 from keypairs.services.import_ import ImportResult, PublicKeyAlreadyInBcc, keypair_import
+from keypairs.services.unbind_then_delete import keypair_unbind_all_then_delete
 
 __all__ = [
     "ANSWERED_TOO_LATE",
@@ -58,4 +61,5 @@ __all__ = [
     "keypair_import",
     "keypair_record_sync",
     "keypair_records_sync",
+    "keypair_unbind_all_then_delete",
 ]

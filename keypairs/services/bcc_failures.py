@@ -8,6 +8,9 @@ says about why BCC could not be reached. Nothing here ever quotes a body, a head
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+
 from keypairs import messages
 from keypairs.bcc import errors
 from keypairs.bcc.errors import BccApiError, BccError
@@ -47,3 +50,13 @@ def transport_reason(error: BccError) -> str:
 def error_code(error: BccError) -> str:
     """BCC's code for an answer, the transport's kind ("read_timeout") for no answer."""
     return getattr(error, "code", "") or getattr(error, "kind", "")
+
+
+def read_failure_reason(error: BccError | ImproperlyConfigured) -> str:
+    """Why a read (the instances' walk) failed, as the middle of a sentence: BCC's code or the
+    transport's words, never BCC's message."""
+    if isinstance(error, ImproperlyConfigured):
+        return _("the portal's BCC settings are incomplete")
+    if isinstance(error, BccApiError):
+        return _("BCC answered {code}").format(code=error.code)
+    return transport_reason(error)

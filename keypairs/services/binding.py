@@ -12,7 +12,7 @@ and records it:
 3. Every instance bound gets an ``InstanceBinding`` row (with its time limit, its rule, its access
    request); a binding of the portal's own that was on the instance is marked ``replaced``. The
    owner of each key pair replaced (a person of the portal) is audited ``replaced_on_instance``
-   on their key pair and mailed: their key pair stopped working there.
+   on their key pair and mailed (unless they did it themselves): their key pair stopped working there.
 4. An unbind BCC refused or never answered leaves the binding ``bound`` with the attempt counted
    and the error kept (``unbind_attempts``, ``last_error``), so ``manage.py expire_access``
    tries again and the admin page shows it: never dropped silently.
@@ -305,7 +305,9 @@ def _tell_the_replaced(keypair_request, done: Sequence[TargetInstance], *, actor
             keypair_id=record.keypair_id,
             detail=detail,
         )
-        _mail_the_replaced(record, on, by=keypair_request, actor=actor, origin=origin)
+        if actor is None or record.owner_id != actor.pk:
+            # The person who replaced their own key pair (a rotation) knows: only others are mailed.
+            _mail_the_replaced(record, on, by=keypair_request, actor=actor, origin=origin)
     return tuple(replaced)
 
 

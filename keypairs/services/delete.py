@@ -2,7 +2,8 @@
 
 What deleting means: nobody can use the key pair to sign in to a new instance. BCC refuses to
 delete a key pair bound to instances (``Keypair.DeleteKeypairInUse``); instances keep a key
-pair until it is unbound from them, and binding is not yet the portal's to do.
+pair until it is unbound from them. ``keypairs.services.unbind_then_delete`` unbinds it from all
+of them first, then calls this delete.
 
 Order and guarantees:
 
@@ -71,9 +72,9 @@ IN_USE_COUNTED = ngettext_lazy(
 IN_USE = _(
     "BCC refuses to delete this key pair: it is bound to one or more instances, and must be unbound from them first."
 )
-IN_USE_WHO = _(
-    "Until binding comes to the portal, the portal's operators unbind key pairs: ask them, quoting "
-    "key pair {keypair_id}. Nothing was deleted."
+IN_USE_NEXT = _(
+    "Nothing was deleted. The delete page lists the instances that hold it and can unbind it from all "
+    "of them, then delete it."
 )
 UNAVAILABLE = _(
     "BCC could not be reached ({reason}). The key pair was not deleted and nothing changed; you can try again."
@@ -210,8 +211,7 @@ def _failure_for(
     """The sentence for a delete BCC refused or never answered."""
     if isinstance(error, BccApiError) and error.code == errors.DELETE_KEYPAIR_IN_USE:
         said = IN_USE if bound is None else IN_USE_COUNTED % {"count": bound}
-        who = IN_USE_WHO.format(keypair_id=keypair_request.keypair_id)
-        return ServiceFailed(f"{said} {who}", http_status=409, code=code, keypair_request=keypair_request)
+        return ServiceFailed(f"{said} {IN_USE_NEXT}", http_status=409, code=code, keypair_request=keypair_request)
     return _owned.failure_for(FAILURES, error, code=code, reference=reference, keypair_request=keypair_request)
 
 

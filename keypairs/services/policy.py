@@ -3,10 +3,13 @@
 Used for key pairs whose owner left (``keypairs.offboarding``) and key pairs older than their
 maximum age (``keypairs.key_age``). ``flag`` marks the record (``flagged_at``, ``flag_reason``)
 and it shows on the admin's "flagged key pairs" page; ``delete`` deletes it in BCC through the
-delete service, on behalf of the policy. A key pair bound to instances is flagged, never deleted:
-deleting it would not stop the logins it grants (BCC refuses anyway), and unbinding is a person's
-decision. A delete BCC refused or never answered flags the key pair too, so nobody loses track
-of it; its "delete failed" row is written by the delete service.
+delete service, on behalf of the policy. A key pair bound to instances is first unbound from every
+instance that holds it (``keypairs.services.unbind_then_delete``, the policy's reason in each
+audit row), then deleted: the access removed is that of the person who left, or of a key pair past
+its maximum age, which is what the policy is for. An unbind that failed or did only part (an
+instance starting, BCC down) stops before the delete and flags the key pair, like a delete BCC
+refused or never answered, so nobody loses track of it; the failure rows are written by the
+binding and delete services.
 
 Idempotent: flagging writes only where the record is not flagged yet (one conditional UPDATE,
 so two runs at once write one "flagged" row), and a deleted record is left alone.
@@ -25,6 +28,7 @@ from keypairs.models import AuditEvent, KeyPairRequest
 from keypairs.services._auditor import auditor_for
 from keypairs.services.delete import keypair_delete_for_governance
 from keypairs.services.errors import ServiceError
+from keypairs.services.unbind_then_delete import UnbindStopped, unbind_all_then_delete
 
 FLAG = "flag"
 DELETE = "delete"
@@ -34,9 +38,10 @@ FlagReason = KeyPairRequest.FlagReason
 class PolicyOutcome(enum.StrEnum):
     FLAGGED = "flagged"
     ALREADY_FLAGGED = "already flagged"
-    FLAGGED_BOUND = "flagged: bound to instances, not deleted"
+    FLAGGED_UNBIND_FAILED = "flagged: not unbound from every instance, not deleted"
     FLAGGED_DELETE_FAILED = "flagged: the delete failed"
     DELETED = "deleted"
+    UNBOUND_DELETED = "unbound from its instances, then deleted"
     NOT_LIVE = "not in BCC: nothing to do"
 
 
@@ -65,7 +70,7 @@ def keypair_apply_policy(
     if keypair_request.status != KeyPairRequest.Status.CREATED or not keypair_request.keypair_id:
         return PolicyStep(keypair_request, reason, PolicyOutcome.NOT_LIVE)
     if policy == DELETE:
-        return _delete_unless_bound(keypair_request, reason=reason, why=why, origin=origin)
+        return _delete(keypair_request, reason=reason, why=why, origin=origin)
     return _flag(keypair_request, reason=reason, why=why, origin=origin)
 
 
@@ -96,35 +101,32 @@ def _flag(
     ).update(flagged_at=now, flag_reason=reason)
     if not won and outcome is PolicyOutcome.FLAGGED:
         return PolicyStep(keypair_request, reason, PolicyOutcome.ALREADY_FLAGGED)
-    if not won and outcome is PolicyOutcome.FLAGGED_DELETE_FAILED:
+    if not won and outcome in (PolicyOutcome.FLAGGED_DELETE_FAILED, PolicyOutcome.FLAGGED_UNBIND_FAILED):
         # Already flagged and on record: the delete service audited the failure itself, and the
         # caller learns the delete failed (to try again), not merely that it was flagged.
         return PolicyStep(keypair_request, reason, outcome, detail)
     if won:
         keypair_request.flagged_at, keypair_request.flag_reason = now, reason
-    # Newly flagged, or flagged before (an owner who left under ``delete``) and now spared the
-    # deletion because it is bound: either way the log says why it is still there.
+    # Newly flagged, or flagged before (an owner who left under ``delete``) and now kept because
+    # an instance still holds it: either way the log says why it is still there.
     audit = auditor_for(user=None, origin=origin, keypair_request=keypair_request, why=why)
     audit(action=AuditEvent.Action.FLAGGED, outcome=AuditEvent.Outcome.SUCCESS, detail=detail or str(outcome))
     return PolicyStep(keypair_request, reason, outcome, detail)
 
 
-def _delete_unless_bound(keypair_request: KeyPairRequest, *, reason: str, why: str, origin: Origin) -> PolicyStep:
+def _delete(keypair_request: KeyPairRequest, *, reason: str, why: str, origin: Origin) -> PolicyStep:
+    # One detail call says whether it is bound; only a bound key pair costs a walk of the instances.
     lookup = keypair_in_bcc(region=keypair_request.region, keypair_id=keypair_request.keypair_id)
-    if lookup.presence is Presence.EXISTS and lookup.keypair is not None and lookup.keypair.instance_count:
-        detail = f"bound to {lookup.keypair.instance_count} instance(s)"
-        return _flag(
-            keypair_request, reason=reason, why=why, origin=origin, detail=detail, outcome=PolicyOutcome.FLAGGED_BOUND
-        )
+    bound = lookup.presence is Presence.EXISTS and lookup.keypair is not None and lookup.keypair.instance_count > 0
     try:
-        keypair_delete_for_governance(keypair_request=keypair_request, why=why, origin=origin)
+        if bound:
+            unbind_all_then_delete(actor=None, keypair_request=keypair_request, why=why, origin=origin)
+        else:
+            keypair_delete_for_governance(keypair_request=keypair_request, why=why, origin=origin)
+    except UnbindStopped as error:
+        outcome, detail = PolicyOutcome.FLAGGED_UNBIND_FAILED, f"unbind failed: {error.code}"
     except ServiceError as error:
-        return _flag(
-            keypair_request,
-            reason=reason,
-            why=why,
-            origin=origin,
-            detail=f"delete failed: {error.code}",
-            outcome=PolicyOutcome.FLAGGED_DELETE_FAILED,
-        )
-    return PolicyStep(keypair_request, reason, PolicyOutcome.DELETED)
+        outcome, detail = PolicyOutcome.FLAGGED_DELETE_FAILED, f"delete failed: {error.code}"
+    else:
+        return PolicyStep(keypair_request, reason, PolicyOutcome.UNBOUND_DELETED if bound else PolicyOutcome.DELETED)
+    return _flag(keypair_request, reason=reason, why=why, origin=origin, detail=detail, outcome=outcome)

@@ -4,8 +4,9 @@ Alice is a developer with key pairs made for real in the sandbox. She leaves by 
 superuser deactivates her in the admin's change form, the proxy's assertion stops carrying the
 developer role, an OIDC sign-in without it, ``manage.py offboard``. Under ``flag`` her key pairs
 are flagged at once; under ``delete`` they go when the grace period is over (a moving clock),
-except a bound one, flagged instead. Coming back before then keeps them. Pat, a portal admin,
-gets a mail each time (the locmem outbox here; the real SMTP server in test_enforce_key_policy).
+a bound one unbound from its instances first (flagged when one still holds it). Coming back
+before then keeps them. Pat, a portal admin, gets a mail each time (the locmem outbox here; the
+real SMTP server in test_enforce_key_policy).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from keypairs.bcc.factory import get_client
 from keypairs.management.commands.offboard import UNKNOWN_USER
 from keypairs.models import Departure, KeyPairRequest
 from keypairs.offboarding import enforce_departures, person_left, person_returned
@@ -249,7 +251,7 @@ def test_offboard_refuses_an_unknown_user_with_a_sentence(db):
 # --- The delete policy, with a moving clock ---------------------------------------------------
 
 
-def test_under_delete_key_pairs_go_after_the_grace_period_and_a_bound_one_is_flagged(
+def test_under_delete_key_pairs_go_after_the_grace_period_and_a_bound_one_is_unbound_first(
     alice, delete_policy, portal_on_sandbox
 ):
     web, bound = made(alice, "web"), made(alice, "bound")
@@ -263,14 +265,36 @@ def test_under_delete_key_pairs_go_after_the_grace_period_and_a_bound_one_is_fla
 
     assert {step.keypair_request.name: step.outcome for step in steps} == {
         "web": PolicyOutcome.DELETED,
-        "bound": PolicyOutcome.FLAGGED_BOUND,
+        "bound": PolicyOutcome.UNBOUND_DELETED,
     }
     assert not in_bcc(web) and fresh(web).status == "deleted"
-    assert in_bcc(bound) and fresh(bound).flag_reason == OWNER_LEFT
+    assert not in_bcc(bound) and fresh(bound).status == "deleted"
+    assert [instance.keypair_id for instance in get_client("bj").list_instances()] == [None, None]
     assert departure_of(alice).settled_at is not None
-    assert "bound to 2 instance(s)" in actions("flagged")[-1][1]
+    unbound = [detail for action, detail in actions("unbound")]
+    assert unbound == ["instances: i-web-1, i-web-2 (before deleting the key pair; owner left)"]
     # Idempotent: nothing left to do.
     assert enforce_departures(now=departure.delete_after + timedelta(days=1), origin=ORIGIN) == []
+
+
+def test_under_delete_a_bound_key_pair_an_instance_still_holds_is_flagged_not_deleted(
+    alice, delete_policy, portal_on_sandbox
+):
+    bound = made(alice, "bound")
+    bind(portal_on_sandbox, bound, "i-web-1", "i-web-2")
+    portal_on_sandbox.set_instance_status("i-web-1", "Stopping", region="bj")  # BCC refuses to unbind it now
+    departure = person_left(person=alice, route=Route.OFFBOARDED, origin=ORIGIN)
+
+    steps = enforce_departures(now=departure.delete_after + timedelta(minutes=1), origin=ORIGIN)
+
+    assert [step.outcome for step in steps] == [PolicyOutcome.FLAGGED_UNBIND_FAILED]
+    assert in_bcc(bound) and fresh(bound).status == "created" and fresh(bound).flag_reason == OWNER_LEFT
+    holders = {instance.instance_id: instance.keypair_id for instance in get_client("bj").list_instances()}
+    assert holders == {"i-web-1": bound.keypair_id, "i-web-2": None}
+    assert actions("delete_requested") == []
+    assert "i-web-1" in actions("unbind_failed")[-1][1]
+    # Flagged since she left: the flag stays, and the step says why the key pair is still there.
+    assert steps[0].detail == "unbind failed: still_bound"
 
 
 def test_under_delete_a_key_pair_a_portal_admin_kept_is_not_deleted_after_the_grace_period(alice, delete_policy):

@@ -30,7 +30,13 @@ JOB = "enforce_key_policy"
 LEASE_SECONDS = 30 * 60
 # Steps that changed something; "already flagged" and "not in BCC" are only reported on stdout.
 ACTED = frozenset(
-    {PolicyOutcome.FLAGGED, PolicyOutcome.FLAGGED_BOUND, PolicyOutcome.FLAGGED_DELETE_FAILED, PolicyOutcome.DELETED}
+    {
+        PolicyOutcome.FLAGGED,
+        PolicyOutcome.FLAGGED_UNBIND_FAILED,
+        PolicyOutcome.FLAGGED_DELETE_FAILED,
+        PolicyOutcome.DELETED,
+        PolicyOutcome.UNBOUND_DELETED,
+    }
 )
 NOTHING_TO_DO = "Nothing to do: no departure due, no key pair past its age, no reminder to send."
 SUMMARY_SENT = "Summary mailed to the portal admins."
