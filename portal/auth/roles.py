@@ -1,4 +1,4 @@
-"""The portal's three roles, the Django groups that carry them, and how SSO claims map to them.
+"""The portal's four roles, the Django groups that carry them, and how SSO claims map to them.
 
 - **developer**: creates key pairs and downloads their own private keys. Never sees the admin.
 - **auditor**: reviews the audit log and the BCC inventory in the admin (view only) and nothing else.
