@@ -59,6 +59,7 @@ class EndedBindings:
 
     lines: list[str] = field(default_factory=list)
     stuck: list[InstanceBinding] = field(default_factory=list)
+    newly_stuck: int = 0  # of ``stuck``, those this run's attempt was the first failure for
     could_not_ask: bool = False
 
 
@@ -130,6 +131,7 @@ def warn_ending(*, now: datetime, origin: Origin) -> list[str]:
 def end_bindings(*, now: datetime, origin: Origin) -> EndedBindings:
     """Unbind the bindings whose time is over, key pair by key pair; see the module docstring."""
     result = EndedBindings()
+    stuck_before = set(stuck_bindings().values_list("pk", flat=True))
     due: dict[int, list[InstanceBinding]] = defaultdict(list)
     for binding in InstanceBinding.objects.filter(state=State.BOUND, expires_at__lte=now).select_related(
         "keypair_request__owner"
@@ -138,6 +140,7 @@ def end_bindings(*, now: datetime, origin: Origin) -> EndedBindings:
     for bindings in due.values():
         _end_for_keypair(bindings[0].keypair_request, bindings, now=now, origin=origin, result=result)
     result.stuck = list(stuck_bindings())
+    result.newly_stuck = sum(binding.pk not in stuck_before for binding in result.stuck)
     return result
 
 

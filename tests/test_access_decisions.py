@@ -73,6 +73,19 @@ def test_nobody_approves_their_own_request(alice_mailed, portal_on_sandbox):
     assert row[:3] == ("access_approved", "denied", "alice") and "own access request" in row[3]
 
 
+def test_nobody_denies_their_own_request_either_reason_or_not(alice, portal_on_sandbox):
+    alice.groups.add(*approver("x").groups.all())
+    request = pending_request(alice, made(alice, "web"), ["i-web1"])
+
+    with pytest.raises(ServiceRefused) as refused:
+        access_request_deny(approver=alice, access_request=request, reason="", origin=ORIGIN, now=NOW)
+
+    assert refused.value.code == "own_request"
+    request.refresh_from_db()
+    assert request.status == "pending"
+    assert audited("access_denied")[0][:3] == ("access_denied", "denied", "alice")
+
+
 def test_a_denial_needs_a_reason_and_then_tells_the_requester(alice_mailed, portal_on_sandbox, smtp_server):
     carol = approver()
     web = made(alice_mailed, "web")

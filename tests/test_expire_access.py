@@ -130,8 +130,13 @@ def test_an_unbind_bcc_fails_stays_bound_is_listed_and_retried_next_run(
     assert page.status_code == 200 and b"i-web1" in page.content and b"no-stuck-bindings" not in page.content
     assert not smtp_server.mails_to("alice@example.com")  # not told it ended: it has not
 
+    # The next run retries and fails again: counted, still listed, no second summary every 5 minutes.
+    assert "1 binding(s) still could not be removed" in run(NOW + timedelta(hours=8, minutes=5))
+    assert InstanceBinding.objects.get().unbind_attempts == 2
+    assert len(smtp_server.mails_to("pat@example.com")) == 1
+
     portal_on_sandbox.clear_faults()
-    output = run(NOW + timedelta(hours=8, minutes=5))
+    output = run(NOW + timedelta(hours=8, minutes=10))
 
     assert "web: unbound from i-web1 (time over)." in output and held_by("i-web1") == ""
     assert InstanceBinding.objects.get().state == "unbound"

@@ -95,8 +95,8 @@ def access_request_approve(
 ) -> Decision:
     """Approve a pending request, bind its instances at once and tell the requester; see the module docstring."""
     now = now or timezone.now()
-    reason = _checked_reason(reason, required=False)
     _refuse_unless_may_decide(approver, access_request, Action.ACCESS_APPROVED, origin)
+    reason = _checked_reason(reason, required=False)
     decided = _decide(access_request, approver=approver, status=Status.APPROVED, reason=reason, now=now)
     _audit_decision(decided, Action.ACCESS_APPROVED, approver=approver, reason=reason, origin=origin)
     outcome = bind_approved(actor=approver, access_request=decided, origin=origin, now=now)
@@ -109,8 +109,8 @@ def access_request_deny(
 ) -> Decision:
     """Deny a pending request with a reason and tell the requester; see the module docstring."""
     now = now or timezone.now()
-    reason = _checked_reason(reason, required=True)
     _refuse_unless_may_decide(approver, access_request, Action.ACCESS_DENIED, origin)
+    reason = _checked_reason(reason, required=True)
     decided = _decide(access_request, approver=approver, status=Status.DENIED, reason=reason, now=now)
     _audit_decision(decided, Action.ACCESS_DENIED, approver=approver, reason=reason, origin=origin)
     _mail_requester(decided, DENIED_MAIL, None, origin=origin)

@@ -3,8 +3,11 @@
 Three steps (``keypairs.access_expiry``), each idempotent, one line printed per thing done:
 pending access requests past their decide-by time expire; owners of time-limited bindings
 near their end are warned once; bindings past their end are unbound, and their owners told.
-When the run leaves any binding it could not remove, ONE summary is mailed to the portal
-admins (undelivered: a ``mail_failed`` audit row, said on stderr).
+When the run leaves bindings it could not remove and at least one of them failed for the
+first time in this run, ONE summary listing all of them is mailed to the portal admins
+(undelivered: a ``mail_failed`` audit row, said on stderr). Bindings that stay stuck run after
+run are not mailed again every 5 minutes: the admin page "Bindings that could not be removed"
+lists them, and the stdout line of each run says how many remain.
 
 Exit status: 0 when the work is done or recorded for the next run, a BCC refusal included
 (the binding stays listed and is retried); 1 only when BCC could not be asked at all for an
@@ -39,6 +42,10 @@ SUMMARY_NOT_SENT = (
     "{count} binding(s) could not be removed, and the summary could not be mailed to the portal admins "
     "(recorded in the audit log as mail_failed)."
 )
+STILL_STUCK = (
+    "{count} binding(s) still could not be removed (already in a summary to the portal admins; "
+    "listed on the admin page Bindings that could not be removed)."
+)
 COULD_NOT_ASK = "BCC could not be asked to unbind (no connection, or the portal's BCC settings); see above."
 
 
@@ -68,7 +75,9 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if not lines and not ended.stuck:
             self.stdout.write(NOTHING_TO_DO)
-        if ended.stuck:
+        if ended.stuck and not ended.newly_stuck:
+            self.stdout.write(STILL_STUCK.format(count=len(ended.stuck)))
+        elif ended.stuck:
             context = {
                 "ran_at": now,
                 "bindings": ended.stuck,
