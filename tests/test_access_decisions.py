@@ -221,3 +221,24 @@ def test_only_approvers_decide(alice, bob, portal_on_sandbox):
         assert refused.value.code == "not_an_approver"
     request.refresh_from_db()
     assert request.status == "pending"
+
+
+def test_bcc_unreadable_at_approval_keeps_the_approval_audits_the_failure_and_records_the_untold(
+    alice, portal_on_sandbox, settings
+):
+    from keypairs.bcc.factory import reset_clients
+
+    carol = approver()
+    request = pending_request(alice, made(alice, "web"), ["i-web1"])  # Alice has no mail address
+    settings.BCC_ENDPOINT = "http://127.0.0.1:9/{region}"  # nothing listens on the discard port
+    reset_clients()
+
+    decision = access_request_approve(approver=carol, access_request=request, origin=ORIGIN, now=NOW)
+
+    request.refresh_from_db()
+    assert request.status == "approved"
+    assert decision.bind.not_bound == ("i-web1",) and "could not read the instances" in decision.bind.failure
+    [failed] = audited("bind_failed")
+    assert failed[:3] == ("bind_failed", "failure", "carol") and str(request.public_id) in failed[3]
+    [untold] = audited("mail_failed")
+    assert untold[3] == "access_request_approved to alice (no address)"

@@ -42,9 +42,10 @@ from django.utils.translation import gettext_lazy as _
 from keypairs.access_mail import mail_person
 from keypairs.audit import Origin, audit_record
 from keypairs.bcc import errors as bcc_errors
-from keypairs.bcc.errors import BccApiError, BccError
+from keypairs.bcc.errors import BccApiError, BccError, BccTransportError
 from keypairs.bcc.factory import get_client
 from keypairs.models import AccessRequest, AuditEvent, InstanceBinding
+from keypairs.services.bcc_failures import transport_reason
 from keypairs.services.binding import TargetInstance, keypair_bind
 from keypairs.services.errors import ServiceError, ServiceRefused
 from portal.auth.roles import may_approve_access
@@ -197,9 +198,12 @@ def _read_instances(region: str, instance_ids: list[str]) -> list[TargetInstance
 
 
 def _reason(error: Exception) -> str:
+    """Why the read failed, as the middle of a sentence: never BCC's raw answer."""
     if isinstance(error, ImproperlyConfigured):
         return "the portal's BCC settings are incomplete"
-    return getattr(error, "code", "") or type(error).__name__
+    if isinstance(error, BccTransportError):
+        return transport_reason(error)
+    return getattr(error, "code", "") or "BCC refused"
 
 
 def _checked_reason(reason: str, *, required: bool) -> str:
