@@ -407,3 +407,4 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
 from keypairs import admin_flagged, admin_inventory  # noqa: E402, F401
 
 admin_flagged.install()
+from keypairs import admin_bindings  # noqa: E402, F401  (the page "Bindings that could not be removed")

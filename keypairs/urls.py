@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keypairs import views, views_import, views_life, views_rotation
+from keypairs import views, views_access, views_import, views_life, views_rotation
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +15,22 @@ urlpatterns = [
     path("keypairs/<uuid:public_id>/rotate", views_rotation.keypair_rotate, name="keypair_rotate"),
     path("keypairs/import", views_import.keypair_import, name="keypair_import"),
     path("keypairs/import/preview", views_import.keypair_import_preview, name="keypair_import_preview"),
+]
+
+# Access requests: the approvers' queue and each request's page (keypairs/views_access.py).
+urlpatterns += [
+    path("access/requests/", views_access.access_request_queue, name="access_request_queue"),
+    path("access/requests/<uuid:public_id>/", views_access.access_request_detail, name="access_request_detail"),
+    path(
+        "access/requests/<uuid:public_id>/approve",
+        views_access.access_request_approve_view,
+        name="access_request_approve",
+    ),
+    path("access/requests/<uuid:public_id>/deny", views_access.access_request_deny_view, name="access_request_deny"),
+    path(
+        "access/requests/<uuid:public_id>/retry-bind",
+        views_access.access_request_retry_bind_view,
+        name="access_request_retry_bind",
+    ),
+    path("access/my-requests/", views_access.my_access_requests, name="my_access_requests"),
 ]

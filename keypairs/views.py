@@ -34,7 +34,7 @@ from keypairs.forms import KeyPairCreateForm
 from keypairs.list_filters import KeypairListFilterForm
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
-from portal.auth.views import is_reviewer_only, landing_url
+from portal.auth.views import is_approver_only, is_reviewer_only, landing_url
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ DOWNLOAD_COOKIE = "keypair_download"
 def home(request: HttpRequest) -> HttpResponse:
     """The portal's front page. Reviewers are sent on to the audit review instead of a refusal:
     "/" is what people type, and where the admin's "View site" link leads."""
-    if is_reviewer_only(request.user):
+    if is_reviewer_only(request.user) or is_approver_only(request.user):
         return redirect(landing_url(request.user))
     return _developer_home(request)
 

@@ -202,6 +202,21 @@ def test_roles_follow_the_groups_claim_at_every_sign_in(client, oidc_mode):
     assert reviewer.get("/keypairs/new").status_code == 403
 
 
+def test_the_approvers_group_grants_the_approver_role_without_staff(client, oidc_mode, settings):
+    settings.SSO_APPROVER_GROUPS = ["bcc-approvers"]
+    oidc_mode.set_user("sub-hana", email="hana@example.com", groups=["bcc-approvers"])
+
+    response = sign_in(client, oidc_mode, "sub-hana")
+
+    hana = get_user_model().objects.get()
+    assert roles_of(hana) == {Role.APPROVER} and not hana.is_staff
+    assert hana.has_perm("keypairs.approve_accessrequest")
+    assert response["Location"] == "/access/requests/"
+    assert client.get("/access/requests/").status_code == 200
+    assert client.get("/keypairs/").status_code == 403
+    assert client.get("/admin/").status_code == 302
+
+
 def test_the_role_claim_and_its_values_are_configurable(client, oidc_mode, settings):
     settings.SSO_ROLES_CLAIM = "portal_roles"
     settings.SSO_ADMIN_GROUPS = ["bcc-portal-admins"]

@@ -35,6 +35,7 @@ from keypairs.delivery import delivery_create
 from keypairs.models import AuditEvent, BccInventoryEntry, Delivery, KeyPairRequest
 from keypairs.views import DOWNLOAD_COOKIE
 from portal.auth.roles import GROUP_NAMES, Role
+from tests.access_world import pending_request
 from tests.auth_people import person
 from tests.people import signed_in
 
@@ -83,6 +84,20 @@ ROWS = [
     ("no_access", "get", "/accounts/no-access/", (403, 403, 403, 403, 403, 403, 403)),
     ("oidc_authentication_init", "get", "/oidc/authenticate/", (404, 404, 404, 404, 404, 404, 404)),
     ("oidc_authentication_callback", "get", "/oidc/callback/?code=c&state=s", (404, 404, 404, 404, 404, 404, 404)),
+    # Access requests (keypairs/views_access.py): the queue and decisions are for approvers,
+    # and nobody here is one (tests/test_access_pages.py has the approvers' rows); Alice sees
+    # her own request read-only, anyone else gets a 404 as if it did not exist.
+    ("access_request_queue", "get", "/access/requests/", (403, 403, 403, 403, 302, 403, 403)),
+    ("access_request_detail", "get", "/access/requests/{access}/", (200, 404, 404, 404, 302, 404, 404)),
+    ("access_request_approve", "post", "/access/requests/{access}/approve", (403, 403, 403, 403, 302, 403, 403)),
+    ("access_request_deny", "post", "/access/requests/{access}/deny", (403, 403, 403, 403, 302, 403, 403)),
+    (
+        "access_request_retry_bind",
+        "post",
+        "/access/requests/{access}/retry-bind",
+        (403, 403, 403, 403, 302, 403, 403),
+    ),
+    ("my_access_requests", "get", "/access/my-requests/", D),
     # The admin's own pages
     ("admin_sign_in", "get", "/admin/login/", (403, 403, 302, 302, 302, 302, 302)),
     ("admin:index", "get", "/admin/", ADMIN_PAGE),
@@ -144,6 +159,8 @@ ROWS = [
         "/admin/keypairs/flagged/{keypair}/delete/",
         (302, 302, 403, 404, 302, 404, 404),
     ),
+    # Bindings that could not be removed (keypairs/admin_bindings.py): auditors and portal admins view.
+    ("admin:keypairs_stuck_bindings", "get", "/admin/keypairs/stuck-bindings/", AUDIT_LOG),
     # Create attempts
     ("admin:keypairs_keypairrequest_changelist", "get", "/admin/keypairs/keypairrequest/", ADMIN_RECORDS),
     ("admin:keypairs_keypairrequest_change", "get", "/admin/keypairs/keypairrequest/{request}/change/", ADMIN_RECORDS),
@@ -256,6 +273,7 @@ def world(alice, bob, portal_on_sandbox) -> World:
         clients[name].cookies[DOWNLOAD_COOKIE] = token
     event = audit_record(action="created", outcome="success", actor=alice, keypair_name="build-server")
     entry = BccInventoryEntry.objects.create(region="bj", keypair_id="k-stray0001", name="stray")
+    access = pending_request(alice, keypair_request, ["i-web1"])
     ids = {
         "keypair": keypair_request.public_id,
         "request": keypair_request.pk,
@@ -264,6 +282,7 @@ def world(alice, bob, portal_on_sandbox) -> World:
         "user": alice.pk,
         "group": Group.objects.get(name=GROUP_NAMES[Role.DEVELOPER]).pk,
         "content_type": ContentType.objects.get_for_model(AuditEvent).pk,
+        "access": access.public_id,
     }
     return World(clients=clients, ids=ids, keypair_request=keypair_request)
 

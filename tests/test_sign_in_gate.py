@@ -48,6 +48,12 @@ GATED = [
     ("keypair_import", "get", "/keypairs/import"),
     ("keypair_import", "post", "/keypairs/import"),
     ("keypair_import_preview", "post", "/keypairs/import/preview"),
+    ("access_request_queue", "get", "/access/requests/"),
+    ("access_request_detail", "get", f"/access/requests/{KEYPAIR_ID}/"),
+    ("access_request_approve", "post", f"/access/requests/{KEYPAIR_ID}/approve"),
+    ("access_request_deny", "post", f"/access/requests/{KEYPAIR_ID}/deny"),
+    ("access_request_retry_bind", "post", f"/access/requests/{KEYPAIR_ID}/retry-bind"),
+    ("my_access_requests", "get", "/access/my-requests/"),
     ("logout", "post", "/accounts/logout/"),
 ]
 # The sign-in pages (portal/auth/): the OIDC ones answer 404 outside AUTH_MODE=oidc, the admin's

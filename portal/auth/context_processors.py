@@ -9,4 +9,8 @@ from portal.auth import roles
 
 def portal_roles(request: HttpRequest) -> dict[str, bool]:
     """``may_create_keypairs`` for the navigation: ``perms`` would say yes to every superuser."""
-    return {"may_create_keypairs": roles.may_create_keypairs(getattr(request, "user", None))}
+    user = getattr(request, "user", None)
+    return {
+        "may_create_keypairs": roles.may_create_keypairs(user),
+        "may_approve_access": roles.may_approve_access(user),
+    }

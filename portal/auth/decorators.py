@@ -1,4 +1,4 @@
-"""View guards: the key pair pages are for developers only.
+"""View guards: the key pair pages are for developers only, the access request queue for approvers.
 
 A refused person gets the "no access" page (status 403) saying which role they lack, never
 a redirect to a sign-in page they would pass straight through again. Signed-out visitors
@@ -24,6 +24,22 @@ def developer_required(view):
         if not roles.may_create_keypairs(request.user):
             audit_hooks.record_access_refused(request, NO_DEVELOPER_ROLE)
             return no_access_response(request, NO_DEVELOPER_ROLE)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+NO_APPROVER_ROLE = "Deciding access requests is for approvers, and you do not hold the approver role."
+
+
+def approver_required(view):
+    """Only people holding the approver role get through (``roles.may_approve_access``); others get "no access"."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not roles.may_approve_access(request.user):
+            audit_hooks.record_access_refused(request, NO_APPROVER_ROLE)
+            return no_access_response(request, NO_APPROVER_ROLE)
         return view(request, *args, **kwargs)
 
     return guarded

@@ -1,4 +1,4 @@
-"""The portal's three roles, the Django groups that carry them, and how SSO claims map to them.
+"""The portal's four roles, the Django groups that carry them, and how SSO claims map to them.
 
 - **developer**: creates key pairs and downloads their own private keys. Never sees the admin.
 - **auditor**: reviews the audit log and the BCC inventory in the admin (view only) and nothing else.
@@ -6,6 +6,9 @@
   groups, the BCC inventory), view only, except that they assign or delete an unowned key pair
   from the BCC inventory. Changing users would include making someone a superuser, so it stays
   with the break-glass superuser accounts made by ``createsuperuser``.
+- **approver**: approves or denies other people's access requests (binding a key pair to
+  instances under a rule that requires approval) on the portal's own pages, never their own.
+  Not staff: approving needs no admin page.
 
 Roles are independent: a developer who also audits holds both. Each role is one Django group
 (``GROUP_NAMES``) with exactly the permissions in ``PERMISSIONS``; ``sync_role_groups`` makes
@@ -34,12 +37,14 @@ class Role(StrEnum):
     DEVELOPER = "developer"
     AUDITOR = "auditor"
     PORTAL_ADMIN = "portal_admin"
+    APPROVER = "approver"
 
 
 GROUP_NAMES = {
     Role.DEVELOPER: "developers",
     Role.AUDITOR: "auditors",
     Role.PORTAL_ADMIN: "portal admins",
+    Role.APPROVER: "approvers",
 }
 
 # The one permission every key pair page asks for.
@@ -47,6 +52,8 @@ CREATE_KEYPAIRS = "keypairs.add_keypairrequest"
 # The BCC inventory: auditors and portal admins see it; portal admins alone act on it.
 VIEW_INVENTORY = "keypairs.view_bccinventoryentry"
 CHANGE_INVENTORY = "keypairs.change_bccinventoryentry"
+# Deciding access requests (keypairs/services/access_decisions.py).
+APPROVE_ACCESS = "keypairs.approve_accessrequest"
 
 PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
     Role.DEVELOPER: (CREATE_KEYPAIRS,),
@@ -61,6 +68,7 @@ PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
         "auth.view_user",
         "auth.view_group",
     ),
+    Role.APPROVER: (APPROVE_ACCESS,),
 }
 
 # Sent once the transaction that changed a person's roles has committed, with ``user``,
@@ -76,6 +84,7 @@ CLAIM_SETTINGS = {
     Role.DEVELOPER: "SSO_DEVELOPER_GROUPS",
     Role.AUDITOR: "SSO_AUDITOR_GROUPS",
     Role.PORTAL_ADMIN: "SSO_ADMIN_GROUPS",
+    Role.APPROVER: "SSO_APPROVER_GROUPS",
 }
 
 
@@ -121,6 +130,19 @@ def may_create_keypairs(user) -> bool:
     if user.is_superuser:
         return Role.DEVELOPER in roles_of(user)
     return user.has_perm(CREATE_KEYPAIRS)
+
+
+def may_approve_access(user) -> bool:
+    """Whether ``user`` may decide access requests: the approver role, and only it.
+
+    Like ``may_create_keypairs``, a superuser's flag alone does not approve: binding a key pair
+    to someone else's instances is a decision a named approver makes and answers for.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return Role.APPROVER in roles_of(user)
+    return user.has_perm(APPROVE_ACCESS)
 
 
 def roles_of(user) -> set[Role]:

@@ -48,7 +48,19 @@ def landing_url(user) -> str:
         if user.has_perm(AUDIT_REVIEW_PERMISSION):
             return reverse("admin:keypairs_auditevent_changelist")
         return reverse("admin:index")
+    if is_approver_only(user):
+        return reverse("access_request_queue")
     return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def is_approver_only(user) -> bool:
+    """Approvers who are neither developers nor staff: their page is the queue of access requests."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and not user.is_staff
+        and not roles.may_create_keypairs(user)
+        and roles.may_approve_access(user)
+    )
 
 
 def is_reviewer_only(user) -> bool:
@@ -83,6 +95,7 @@ def _role_groups_for_people() -> list[tuple[str, str]]:
         ("create key pairs", ", ".join(settings.SSO_DEVELOPER_GROUPS)),
         ("review the audit log", ", ".join(settings.SSO_AUDITOR_GROUPS)),
         ("administer the portal", ", ".join(settings.SSO_ADMIN_GROUPS)),
+        ("approve access to instances", ", ".join(settings.SSO_APPROVER_GROUPS)),
     ]
 
 
