@@ -47,10 +47,12 @@ CREATE_KEYPAIRS = "keypairs.add_keypairrequest"
 # The BCC inventory: auditors and portal admins see it; portal admins alone act on it.
 VIEW_INVENTORY = "keypairs.view_bccinventoryentry"
 CHANGE_INVENTORY = "keypairs.change_bccinventoryentry"
+# Access to instances: the rules, and the bindings and access requests recorded (read only).
+VIEW_ACCESS = ("keypairs.view_accessrule", "keypairs.view_instancebinding", "keypairs.view_accessrequest")
 
 PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
     Role.DEVELOPER: (CREATE_KEYPAIRS,),
-    Role.AUDITOR: ("keypairs.view_auditevent", VIEW_INVENTORY),
+    Role.AUDITOR: ("keypairs.view_auditevent", VIEW_INVENTORY, *VIEW_ACCESS),
     Role.PORTAL_ADMIN: (
         "keypairs.view_auditevent",
         "keypairs.view_keypairrequest",
@@ -60,6 +62,11 @@ PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
         CHANGE_INVENTORY,
         "auth.view_user",
         "auth.view_group",
+        # Access to instances (keypairs/admin_access.py): portal admins manage the rules.
+        *VIEW_ACCESS,
+        "keypairs.add_accessrule",
+        "keypairs.change_accessrule",
+        "keypairs.delete_accessrule",
     ),
 }
 
