@@ -55,10 +55,10 @@ class AccessRuleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("tag_key") and not cleaned.get("name_prefix"):
-            raise forms.ValidationError(SELECTOR_REQUIRED)
         if cleaned.get("tag_value") and not cleaned.get("tag_key"):
             self.add_error("tag_value", TAG_VALUE_WITHOUT_KEY)
+        if not cleaned.get("tag_key") and not cleaned.get("name_prefix"):
+            self.add_error(None, SELECTOR_REQUIRED)
         return cleaned
 
 

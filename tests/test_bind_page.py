@@ -143,7 +143,7 @@ def test_an_instance_outside_the_rules_added_to_the_form_is_refused_and_never_se
 
     assert response.status_code == 200
     assert held_by("i-web1") == web.keypair_id and held_by("i-db1") == ""
-    [attach] = attaches(portal_on_sandbox)
+    assert len(attaches(portal_on_sandbox)) == 1  # i-web1 alone: i-db1 never reached BCC
     assert InstanceBinding.objects.get().instance_id == "i-web1"
     assert escape("bind to instances in bj tagged team=db") in page(response)
 
@@ -343,3 +343,28 @@ def test_the_page_reads_the_list_once_and_its_queries_do_not_grow_with_instances
     assert queries_for(2, "small") == queries_for(30, "large")
     lists = [r.operation for r in portal_on_sandbox.request_log if r.operation == "list_instances"]
     assert len(lists) == 4  # one walk per page view after each cache clear, never one call per instance
+
+
+def test_the_requester_withdraws_a_pending_request_once(alice, bob, team_web, portal_on_sandbox):
+    from keypairs.audit import Origin
+    from keypairs.services.access_requests import access_request_create, access_request_withdraw
+    from keypairs.services.errors import ServiceRefused
+
+    team_web.requires_approval = True
+    team_web.save()
+    web = made(alice, "web")
+    request = access_request_create(
+        requester=alice,
+        keypair_request=web,
+        rule=team_web,
+        instance_ids=["i-web1"],
+        duration=None,
+        reason="release night",
+        origin=Origin(),
+    )
+
+    with pytest.raises(ServiceRefused):
+        access_request_withdraw(requester=bob, access_request=request, origin=Origin())
+    assert access_request_withdraw(requester=alice, access_request=request, origin=Origin()).status == "withdrawn"
+    with pytest.raises(ServiceRefused):
+        access_request_withdraw(requester=alice, access_request=request, origin=Origin())

@@ -53,8 +53,8 @@ Outcome = AuditEvent.Outcome
 UNDER_WAY = _("This key pair is being bound already; look at the page again in a moment.")
 NOT_READ = _("BCC could not be reached to read the instances' current key pairs ({reason}). Nothing was bound.")
 CONFIRM_REPLACE = _(
-    "{instances} now hold another key pair, which will stop working there (its owner will be told). "
-    "Tick the confirmation to replace it."
+    "Another key pair is bound to {instances} now: binding this one stops it working there, and its owner "
+    "will be told. Tick the confirmation to replace it."
 )
 DURATION_REQUIRED = _("The rule {rule} allows access for at most {limit}: say for how long you need it.")
 DURATION_TOO_LONG = _("The rule {rule} allows access for at most {limit}.")
