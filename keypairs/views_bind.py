@@ -34,6 +34,8 @@ from keypairs.services.binding import keypair_unbind
 from portal.auth.decorators import developer_required
 
 UNBIND_PURPOSE = "removed by the owner on the bind page"
+# Instances named under each "no rule" sentence; the rest are counted (a region may hold thousands).
+NAMED_PER_REFUSAL = 10
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,9 @@ def keypair_unbind_instance(request: HttpRequest, public_id: uuid.UUID) -> HttpR
 
 def _render_bind(request, keypair_request, form, *, error="", notice="", status=200, fresh=False):
     live = keypair_request.status == KeyPairRequest.Status.CREATED and bool(keypair_request.keypair_id)
-    context = {"kp": keypair_request, "form": form, "live": live, "error": error, "notice": notice}
+    # The ids ticked in a form shown again, read once (not once per row of the page).
+    chosen = set(form.data.getlist("instance")) if form.is_bound else set()
+    context = {"kp": keypair_request, "form": form, "live": live, "error": error, "notice": notice, "chosen": chosen}
     if live:
         context.update(_page_of_instances(request.user, keypair_request, fresh=fresh))
     return render(request, "keypairs/bind.html", context, status=status)
@@ -133,13 +137,21 @@ def _page_of_instances(user, keypair_request: KeyPairRequest, *, fresh: bool) ->
         "groups": sorted(groups),
         "read_at": listed.read_at,
         "by_rule": [(rule, _limit(rule), rule_rows) for rule, rule_rows in allowed],
-        "not_covered": [row for row in rows if not row.choice.allowed],
+        "not_covered": _by_refusal(row for row in rows if not row.choice.allowed),
         "bound_here": [row for row in rows if row.held_by_this],
         "asks_confirmation": any(r.held_by_another and r.choice.selectable for rr in by_rule.values() for r in rr),
         "asks_duration": any(rule.max_duration for rule in selectable_rules),
         "asks_reason": any(rule.requires_approval for rule in selectable_rules),
         "anything_selectable": bool(selectable_rules),
     }
+
+
+def _by_refusal(rows) -> list[tuple[str, list[Row], int]]:
+    """Instances no rule covers, grouped by the rule that would be needed: its sentence, a few, how many more."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.choice.refusal, []).append(row)
+    return [(sentence, found[:NAMED_PER_REFUSAL], len(found) - NAMED_PER_REFUSAL) for sentence, found in groups.items()]
 
 
 def _limit(rule: AccessRule) -> str:
