@@ -368,3 +368,30 @@ def test_the_requester_withdraws_a_pending_request_once(alice, bob, team_web, po
     assert access_request_withdraw(requester=alice, access_request=request, origin=Origin()).status == "withdrawn"
     with pytest.raises(ServiceRefused):
         access_request_withdraw(requester=alice, access_request=request, origin=Origin())
+
+
+def test_bcc_binding_some_instances_and_not_others_is_shown_per_instance(
+    alice, alice_client, team_web, portal_on_sandbox, monkeypatch
+):
+    """One instance starts between the portal's fresh read and the bind: BCC binds the other alone."""
+    from keypairs.services import bind_under_rules
+
+    web = made(alice, "web")
+    linux_instances(portal_on_sandbox, "bj", ids=["i-web1", "i-web2"], tags={"team": "web"})
+    read_then_started = bind_under_rules.instances_now
+
+    def instances_now(**kwargs):
+        found = read_then_started(**kwargs)
+        portal_on_sandbox.set_instance_status("i-web2", "Starting", region="bj")  # someone started it meanwhile
+        return found
+
+    monkeypatch.setattr(bind_under_rules, "instances_now", instances_now)
+
+    response = alice_client.post(bind_url(web), {"instance": ["i-web1", "i-web2"]})
+
+    text = page(response)
+    assert response.status_code == 200
+    assert "Bound." in text and "BCC did not bind it; it keeps the key pair it had." in text
+    assert held_by("i-web1") == web.keypair_id and held_by("i-web2") == ""
+    assert list(InstanceBinding.objects.values_list("instance_id", flat=True)) == ["i-web1"]
+    assert AuditEvent.objects.filter(action="bind_failed", detail="BCC did not bind: i-web2").exists()
