@@ -403,8 +403,8 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
 
 
 # After the site's own registrations: the page "Key pairs of people who left" (and every
-# flagged key pair), and the BCC inventory's page, which registers itself.
-from keypairs import admin_flagged, admin_inventory  # noqa: E402, F401
+# flagged key pair), and the BCC inventory's page, which registers itself; access to instances.
+from keypairs import admin_access, admin_flagged, admin_inventory  # noqa: E402, F401
 
 admin_flagged.install()
 from keypairs import admin_bindings  # noqa: E402, F401  (the page "Bindings that could not be removed")

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import contextvars
 import enum
-import hashlib
 import logging
 import math
 import secrets
@@ -73,6 +72,8 @@ from keypairs.bcc.client import MAX_PAGE_SIZE
 from keypairs.bcc.errors import BccError
 from keypairs.bcc.factory import get_client
 from keypairs.bcc.models import Keypair
+from keypairs.bcc_cache import bcc_account as _account
+from keypairs.bcc_cache import cache_call as _cache_call
 
 logger = logging.getLogger(__name__)
 
@@ -289,12 +290,6 @@ def _cached(regions: list[str], max_age: int) -> dict[str, RegionState]:
     return found
 
 
-def _account() -> str:
-    """Which BCC account and endpoint a cached state belongs to, without the key id in clear."""
-    seen = f"{settings.BCC_ACCESS_KEY_ID}\0{settings.BCC_ENDPOINT}".encode()
-    return hashlib.sha256(seen).hexdigest()[:16]
-
-
 def _state_key(region: str) -> str:
     return _STATE_KEY.format(account=_account(), region=region)
 
@@ -319,15 +314,6 @@ def _from_cache(region: str, value: Any) -> tuple[RegionState, datetime] | None:
             keypairs = {item["keypair_id"]: KeypairInBcc(**item) for item in keypairs}
         return RegionState(region=region, read_at=value["read_at"], keypairs=keypairs), value["stored_at"]
     except (TypeError, KeyError):  # nothing cached, or an entry of another shape: read afresh
-        return None
-
-
-def _cache_call(operation: Callable[..., Any], *args: Any) -> Any:
-    """Run one cache operation; None when the cache itself fails (logged), so no page fails with it."""
-    try:
-        return operation(*args)
-    except Exception:
-        logger.exception("The cache failed (%s); BCC's state is read without it", operation.__name__)
         return None
 
 

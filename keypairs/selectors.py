@@ -54,3 +54,22 @@ def keypair_list_page(*, user, filters: Mapping[str, str], page_number: str | in
     if filters.get("state"):
         found = found.filter(state_condition(filters["state"]))
     return Paginator(found, PAGE_SIZE).get_page(page_number)
+
+
+def keypair_holders(*, region: str, keypair_ids: set[str]) -> dict[str, KeyPairRequest]:
+    """The portal's live records of these BCC key pairs, with their owners, by key pair id: one query.
+
+    For the bind page, which names whose key pair each instance holds; an id with no record here
+    was made outside the portal. Only owner and name are read: nothing else of another person's
+    key pair leaves the database.
+    """
+    if not keypair_ids:
+        return {}
+    records = (
+        KeyPairRequest.objects.filter(
+            region=region, keypair_id__in=sorted(keypair_ids), status=KeyPairRequest.Status.CREATED
+        )
+        .select_related("owner")
+        .only("keypair_id", "name", "owner_id", "owner__username")
+    )
+    return {record.keypair_id: record for record in records}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keypairs import views, views_access, views_import, views_life, views_rotation
+from keypairs import views, views_access, views_bind, views_import, views_life, views_rotation
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("keypairs/<uuid:public_id>/delete", views_life.keypair_delete, name="keypair_delete"),
     path("keypairs/<uuid:public_id>/edit", views_life.keypair_change, name="keypair_change"),
     path("keypairs/<uuid:public_id>/rotate", views_rotation.keypair_rotate, name="keypair_rotate"),
+    path("keypairs/<uuid:public_id>/bind/", views_bind.keypair_bind, name="keypair_bind"),
+    path("keypairs/<uuid:public_id>/unbind/", views_bind.keypair_unbind_instance, name="keypair_unbind_instance"),
     path("keypairs/import", views_import.keypair_import, name="keypair_import"),
     path("keypairs/import/preview", views_import.keypair_import_preview, name="keypair_import_preview"),
 ]

@@ -217,6 +217,17 @@ def test_the_approvers_group_grants_the_approver_role_without_staff(client, oidc
     assert client.get("/admin/").status_code == 302
 
 
+def test_the_identity_keeps_the_groups_claim_of_every_sign_in(client, oidc_mode):
+    oidc_mode.set_user("sub-gina", email="gina@example.com", groups=["developers", "team-web"])
+    sign_in(Client(), oidc_mode, "sub-gina")
+    assert Identity.objects.get(subject="sub-gina").groups == ["developers", "team-web"]
+
+    oidc_mode.set_user("sub-gina", email="gina@example.com", groups=["developers", "team-db"])
+    sign_in(Client(), oidc_mode, "sub-gina")
+
+    assert Identity.objects.get(subject="sub-gina").groups == ["developers", "team-db"]
+
+
 def test_the_role_claim_and_its_values_are_configurable(client, oidc_mode, settings):
     settings.SSO_ROLES_CLAIM = "portal_roles"
     settings.SSO_ADMIN_GROUPS = ["bcc-portal-admins"]

@@ -32,7 +32,14 @@ from django.urls import URLResolver, get_resolver
 
 from keypairs.audit import audit_record
 from keypairs.delivery import delivery_create
-from keypairs.models import AuditEvent, BccInventoryEntry, Delivery, KeyPairRequest
+from keypairs.models import (
+    AccessRule,
+    AuditEvent,
+    BccInventoryEntry,
+    Delivery,
+    InstanceBinding,
+    KeyPairRequest,
+)
 from keypairs.views import DOWNLOAD_COOKIE
 from portal.auth.roles import GROUP_NAMES, Role
 from tests.access_world import pending_request
@@ -79,6 +86,11 @@ ROWS = [
     ("keypair_rotate", "get", "/keypairs/{keypair}/rotate", (200, 404, 403, 403, 302, 403, 404)),
     # No key pair chosen to replace it: Alice is told to choose one (400); nobody else learns it exists.
     ("keypair_rotate", "post", "/keypairs/{keypair}/rotate", (400, 404, 403, 403, 302, 403, 404)),
+    # The bind page: Alice's key pair is not in the sandbox (no instances listed); an empty POST chooses none (400).
+    ("keypair_bind", "get", "/keypairs/{keypair}/bind/", (200, 404, 403, 403, 302, 403, 404)),
+    ("keypair_bind", "post", "/keypairs/{keypair}/bind/", (400, 404, 403, 403, 302, 403, 404)),
+    ("keypair_unbind_instance", "get", "/keypairs/{keypair}/unbind/", (405, 405, 403, 403, 302, 403, 405)),
+    ("keypair_unbind_instance", "post", "/keypairs/{keypair}/unbind/", (400, 404, 403, 403, 302, 403, 404)),
     ("login", "get", "/accounts/login/", (302, 302, 302, 302, 200, 302, 302)),
     ("logout", "post", "/accounts/logout/", (302, 302, 302, 302, 302, 302, 302)),
     ("no_access", "get", "/accounts/no-access/", (403, 403, 403, 403, 403, 403, 403)),
@@ -220,6 +232,29 @@ ROWS = [
         "/admin/keypairs/bccinventoryentry/{entry}/delete-unowned/",
         (302, 302, 405, 405, 302, 405, 405),
     ),
+    # Access to instances (keypairs/admin_access.py): portal admins manage the rules (an empty form is
+    # shown again with its errors, an empty delete POST asks again: 200), auditors read them; the
+    # bindings and access requests are read only to both.
+    ("admin:keypairs_accessrule_changelist", "get", "/admin/keypairs/accessrule/", AUDIT_LOG),
+    ("admin:keypairs_accessrule_change", "get", "/admin/keypairs/accessrule/{rule}/change/", AUDIT_LOG),
+    ("admin:keypairs_accessrule_change", "post", "/admin/keypairs/accessrule/{rule}/change/", INVENTORY_ACTION),
+    ("admin:keypairs_accessrule_history", "get", "/admin/keypairs/accessrule/{rule}/history/", AUDIT_LOG),
+    ("admin:keypairs_accessrule_add", "get", "/admin/keypairs/accessrule/add/", INVENTORY_ACTION),
+    ("admin:keypairs_accessrule_add", "post", "/admin/keypairs/accessrule/add/", INVENTORY_ACTION),
+    ("admin:keypairs_accessrule_delete", "get", "/admin/keypairs/accessrule/{rule}/delete/", INVENTORY_ACTION),
+    ("admin:keypairs_accessrule_delete", "post", "/admin/keypairs/accessrule/{rule}/delete/", INVENTORY_ACTION),
+    ("admin:keypairs_instancebinding_changelist", "get", "/admin/keypairs/instancebinding/", AUDIT_LOG),
+    ("admin:keypairs_instancebinding_change", "get", "/admin/keypairs/instancebinding/{binding}/change/", AUDIT_LOG),
+    ("admin:keypairs_instancebinding_change", "post", "/admin/keypairs/instancebinding/{binding}/change/", STAFF_ONLY),
+    ("admin:keypairs_instancebinding_history", "get", "/admin/keypairs/instancebinding/{binding}/history/", AUDIT_LOG),
+    ("admin:keypairs_instancebinding_add", "get", "/admin/keypairs/instancebinding/add/", STAFF_ONLY),
+    ("admin:keypairs_instancebinding_delete", "post", "/admin/keypairs/instancebinding/{binding}/delete/", STAFF_ONLY),
+    ("admin:keypairs_accessrequest_changelist", "get", "/admin/keypairs/accessrequest/", AUDIT_LOG),
+    ("admin:keypairs_accessrequest_change", "get", "/admin/keypairs/accessrequest/{access_pk}/change/", AUDIT_LOG),
+    ("admin:keypairs_accessrequest_change", "post", "/admin/keypairs/accessrequest/{access_pk}/change/", STAFF_ONLY),
+    ("admin:keypairs_accessrequest_history", "get", "/admin/keypairs/accessrequest/{access_pk}/history/", AUDIT_LOG),
+    ("admin:keypairs_accessrequest_add", "get", "/admin/keypairs/accessrequest/add/", STAFF_ONLY),
+    ("admin:keypairs_accessrequest_delete", "post", "/admin/keypairs/accessrequest/{access_pk}/delete/", STAFF_ONLY),
     # Users and groups
     ("admin:auth_user_changelist", "get", "/admin/auth/user/", ADMIN_RECORDS),
     ("admin:auth_user_change", "get", "/admin/auth/user/{user}/change/", ADMIN_RECORDS),
@@ -273,12 +308,17 @@ def world(alice, bob, portal_on_sandbox) -> World:
         clients[name].cookies[DOWNLOAD_COOKIE] = token
     event = audit_record(action="created", outcome="success", actor=alice, keypair_name="build-server")
     entry = BccInventoryEntry.objects.create(region="bj", keypair_id="k-stray0001", name="stray")
+    rule = AccessRule.objects.create(name="web", sso_group="developers", region="bj", tag_key="team")
+    binding = InstanceBinding.objects.create(keypair_request=keypair_request, region="bj", instance_id="i-web1")
     access = pending_request(alice, keypair_request, ["i-web1"])
     ids = {
         "keypair": keypair_request.public_id,
         "request": keypair_request.pk,
         "event": event.pk,
         "entry": entry.pk,
+        "rule": rule.pk,
+        "binding": binding.pk,
+        "access_pk": access.pk,
         "user": alice.pk,
         "group": Group.objects.get(name=GROUP_NAMES[Role.DEVELOPER]).pk,
         "content_type": ContentType.objects.get_for_model(AuditEvent).pk,

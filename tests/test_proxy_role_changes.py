@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from keypairs.models import AuditEvent
 from portal.auth import refusals
+from portal.auth.models import Identity
 from portal.auth.roles import Role, roles_of
 from tests.test_auth_proxy import assertion, get, jwks, proxy_mode  # noqa: F401 - fixtures used below
 
@@ -57,7 +58,7 @@ def test_a_role_change_keeps_the_session_and_writes_one_row(client):
 
 
 def test_unchanged_groups_touch_no_role_table(client):
-    get(client, "/", assertion(groups=["developers", "everyone"]))
+    get(client, "/", assertion(groups=["developers", "everyone", "newsletter"]))
 
     with CaptureQueriesContext(connection) as queries:
         assert get(client, "/keypairs/", assertion(groups=["everyone", "developers", "newsletter"])).status_code == 200
@@ -89,3 +90,20 @@ def test_someone_else_signed_in_with_the_same_groups_is_not_affected(client):
     get(client, "/", assertion(groups=["auditors"]))
 
     assert get(other, "/keypairs/new", assertion(groups=["developers"], sub="accounts:1002")).status_code == 200
+
+
+def test_the_identity_keeps_the_groups_of_the_latest_assertion_and_writes_only_when_they_change(client):
+    get(client, "/", assertion(groups=["developers", "everyone"]))
+    assert Identity.objects.get().groups == ["developers", "everyone"]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert get(client, "/keypairs/", assertion(groups=["developers", "everyone", "team-web"])).status_code == 200
+
+    assert Identity.objects.get().groups == ["developers", "everyone", "team-web"]
+    role_writes = [q["sql"] for q in queries if "auth_user_groups" in q["sql"] and not q["sql"].startswith("SELECT")]
+    assert role_writes == [], "a group that grants no role leaves the roles alone"
+    assert [action for action, _ in audited()] == ["signed_in"]
+
+    with CaptureQueriesContext(connection) as queries:
+        get(client, "/keypairs/", assertion(groups=["team-web", "everyone", "developers"]))
+    assert not [q for q in queries if "portal_auth_identity" in q["sql"]], "unchanged groups cost nothing"

@@ -13,6 +13,9 @@
   same one-time form and limits; a lost answer is settled by keeping the key pair.
 - ``bcc_sync``: ``keypair_records_sync`` and ``keypair_record_sync``, the portal's records brought
   in line with BCC's state (changed or deleted outside the portal), each change audited once.
+- ``bind_under_rules``: ``keypair_bind_under_rules``, the bind page's POST: the access rules checked
+  again on BCC's state of that moment, then ``binding.keypair_bind`` or an access request.
+- ``access_requests``: ``access_request_create`` and ``access_request_withdraw``, the requester's side.
 - ``errors``: ``ServiceError`` and its two kinds, ``ServiceRefused`` (nothing was done) and
   ``ServiceFailed`` (the attempt is recorded), raised by every service here.
 

@@ -12,6 +12,8 @@ this module decides what they mean for the portal.
   permission) before being refused.
 - Between sign-ins (proxy mode, where every request carries the claims), ``roles_resync``
   makes the account's roles follow the claims at once and audits the change.
+- The groups claim's values are kept on the identity (``Identity.groups``) at every sign-in
+  and, in proxy mode, whenever they change (``groups_resync``): access rules name these groups.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import HttpRequest
@@ -34,6 +37,7 @@ from portal.auth.models import Identity
 SUBJECT_ATTRIBUTE = "portal_sign_in_subject"
 ISSUER_ATTRIBUTE = "portal_sign_in_issuer"
 ROLES_ATTRIBUTE = "portal_sign_in_roles"
+GROUPS_ATTRIBUTE = "portal_sign_in_groups"
 
 ROLES_CHANGED_DETAIL = "Roles changed at the identity provider: from {previous} to {granted}."
 # Django's per-request permission caches on the user object (ModelBackend's and ours).
@@ -51,6 +55,7 @@ def sign_in_user(*, request: HttpRequest | None, issuer: str, claims: Mapping[st
         refusals.note(request, refusals.NO_SUBJECT, username=label)
         return None
     granted = roles.roles_from_claims(claims)
+    groups = groups_from_claims(claims)
 
     with transaction.atomic():
         identity = (
@@ -68,7 +73,11 @@ def sign_in_user(*, request: HttpRequest | None, issuer: str, claims: Mapping[st
             _update_profile(user, claims)
             roles.assign_roles(user, granted)
             identity.last_sign_in_at = timezone.now()
-            identity.save(update_fields=["last_sign_in_at"])
+            changed = ["last_sign_in_at"]
+            if identity.groups != groups:
+                identity.groups = groups
+                changed.append("groups")
+            identity.save(update_fields=changed)
 
     username = user.get_username() if user is not None else label
     if not granted:
@@ -81,6 +90,7 @@ def sign_in_user(*, request: HttpRequest | None, issuer: str, claims: Mapping[st
         setattr(request, SUBJECT_ATTRIBUTE, subject)
         setattr(request, ISSUER_ATTRIBUTE, issuer)
         setattr(request, ROLES_ATTRIBUTE, granted)
+        setattr(request, GROUPS_ATTRIBUTE, groups)
     return user
 
 
@@ -106,6 +116,25 @@ def roles_resync(*, request: HttpRequest, user, granted: set[roles.Role]) -> boo
         request=request,
         detail=ROLES_CHANGED_DETAIL.format(previous=roles.describe(previous), granted=roles.describe(granted)),
     )
+    return True
+
+
+def groups_from_claims(claims: Mapping[str, Any]) -> list[str]:
+    """The groups claim's values (``SSO_ROLES_CLAIM``), sorted: what ``Identity.groups`` keeps."""
+    return sorted(roles.claim_values(claims.get(settings.SSO_ROLES_CLAIM)))
+
+
+def groups_resync(*, issuer: str, subject: str, groups: list[str]) -> bool:
+    """Keep ``groups`` on the identity (issuer, subject); True when the row changed.
+
+    One UPDATE that writes only when the stored groups differ: JSON equality is not portable
+    across databases, so the row is read first; the proxy calls this only when the session's
+    copy of the groups differs, so unchanged groups cost nothing at all.
+    """
+    identity = Identity.objects.filter(issuer=issuer, subject=subject).only("pk", "groups").first()
+    if identity is None or identity.groups == groups:
+        return False
+    Identity.objects.filter(pk=identity.pk).update(groups=groups)
     return True
 
 

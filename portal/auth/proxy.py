@@ -62,6 +62,8 @@ BACKEND_PATH = modes.PROXY_BACKEND
 SESSION_IDENTITY_KEY = "portal_auth_proxy_identity"
 # The roles the assertion's claims granted when the account's roles were last synced.
 SESSION_ROLES_KEY = "portal_auth_proxy_roles"
+# The groups claim's values when ``Identity.groups`` was last written (access rules name them).
+SESSION_GROUPS_KEY = "portal_auth_proxy_groups"
 # Views reachable without an assertion: load balancers probe the health check directly.
 EXEMPT_URL_NAMES = frozenset({"health"})
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
@@ -212,6 +214,7 @@ class ProxyAssertionMiddleware:
         claims = self._claims_of_the_same_person(request, token)
         if claims is not None:
             granted = roles.roles_from_claims(claims)
+            _keep_groups(request, claims)
             if request.session.get(SESSION_ROLES_KEY) == _roles_key(granted):
                 return None
             identities.roles_resync(request=request, user=request.user, granted=granted)
@@ -232,6 +235,8 @@ class ProxyAssertionMiddleware:
             getattr(request, identities.ISSUER_ATTRIBUTE), getattr(request, identities.SUBJECT_ATTRIBUTE)
         )
         request.session[SESSION_ROLES_KEY] = _roles_key(getattr(request, identities.ROLES_ATTRIBUTE))
+        # sign_in_user has just stored the groups on the identity.
+        request.session[SESSION_GROUPS_KEY] = _groups_key(getattr(request, identities.GROUPS_ATTRIBUTE))
         return None
 
     @staticmethod
@@ -250,6 +255,19 @@ class ProxyAssertionMiddleware:
 
 def _identity_key(issuer: str, subject: str) -> str:
     return f"{issuer}\n{subject}"
+
+
+def _keep_groups(request: HttpRequest, claims: dict[str, Any]) -> None:
+    """Store the assertion's groups on the identity when they changed since the session last did."""
+    groups = identities.groups_from_claims(claims)
+    if request.session.get(SESSION_GROUPS_KEY) == _groups_key(groups):
+        return
+    identities.groups_resync(issuer=claims["iss"], subject=claims["sub"], groups=groups)
+    request.session[SESSION_GROUPS_KEY] = _groups_key(groups)
+
+
+def _groups_key(groups: list[str]) -> str:
+    return "\n".join(groups)
 
 
 def _roles_key(granted: set[roles.Role]) -> str:

@@ -54,10 +54,12 @@ VIEW_INVENTORY = "keypairs.view_bccinventoryentry"
 CHANGE_INVENTORY = "keypairs.change_bccinventoryentry"
 # Deciding access requests (keypairs/services/access_decisions.py).
 APPROVE_ACCESS = "keypairs.approve_accessrequest"
+# Access to instances: the rules, and the bindings and access requests recorded (read only).
+VIEW_ACCESS = ("keypairs.view_accessrule", "keypairs.view_instancebinding", "keypairs.view_accessrequest")
 
 PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
     Role.DEVELOPER: (CREATE_KEYPAIRS,),
-    Role.AUDITOR: ("keypairs.view_auditevent", VIEW_INVENTORY),
+    Role.AUDITOR: ("keypairs.view_auditevent", VIEW_INVENTORY, *VIEW_ACCESS),
     Role.PORTAL_ADMIN: (
         "keypairs.view_auditevent",
         "keypairs.view_keypairrequest",
@@ -67,6 +69,11 @@ PERMISSIONS: Mapping[Role, tuple[str, ...]] = {
         CHANGE_INVENTORY,
         "auth.view_user",
         "auth.view_group",
+        # Access to instances (keypairs/admin_access.py): portal admins manage the rules.
+        *VIEW_ACCESS,
+        "keypairs.add_accessrule",
+        "keypairs.change_accessrule",
+        "keypairs.delete_accessrule",
     ),
     Role.APPROVER: (APPROVE_ACCESS,),
 }
