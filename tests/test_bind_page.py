@@ -291,6 +291,26 @@ def test_an_approval_request_no_approver_received_is_audited(alice, alice_client
     assert AuditEvent.objects.filter(action="mail_failed", detail__contains="no approver").exists()
 
 
+def test_the_request_is_mailed_to_those_who_may_decide_it_with_a_link_to_it(alice, team_web, portal_on_sandbox):
+    # Not to a superuser without the approver role, nor to the requester (nobody decides their own
+    # request), both of whom the approvers' page would refuse.
+    from django.contrib.auth import get_user_model
+
+    from keypairs.services.access_requests import approver_addresses
+    from portal.auth.roles import Role, assign_roles
+
+    users = get_user_model().objects
+    approver = users.create_user("ann", email="ann@example.com")
+    assign_roles(approver, {Role.APPROVER})
+    users.create_superuser("root", email="root@example.com", password="x")
+    alice.email = "alice@example.com"
+    alice.save()
+    assign_roles(alice, {Role.DEVELOPER, Role.APPROVER})
+
+    assert approver_addresses(except_person=alice) == ["ann@example.com"]
+    assert approver_addresses() == ["alice@example.com", "ann@example.com"]
+
+
 # --- Unbinding, BCC down, cost ----------------------------------------------------------------------
 
 

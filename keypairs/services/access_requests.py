@@ -28,6 +28,7 @@ from keypairs.mail import send_portal_mail
 from keypairs.models import AccessRequest, AccessRule, AuditEvent, KeyPairRequest
 from keypairs.services._auditor import auditor_for
 from keypairs.services.errors import ServiceRefused
+from portal.auth.roles import may_approve_access
 
 Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
@@ -105,15 +106,25 @@ def access_request_withdraw(*, requester, access_request: AccessRequest, origin:
     return access_request
 
 
-def approver_addresses() -> list[str]:
-    """Every active approver's address: holders of the approve permission, through a group or directly."""
+def approver_addresses(*, except_person=None) -> list[str]:
+    """Every active approver's address: the people ``portal.auth.roles.may_approve_access`` lets decide.
+
+    Holders of the approve permission through a group or directly; a superuser only with the
+    approver role, as ``may_approve_access`` says. ``except_person`` (the requester) is left out:
+    nobody decides their own request, so a mail asking them to would mislead.
+    """
     app_label, codename = APPROVE_PERMISSION.split(".")
     permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-    holds = Q(is_superuser=True)
-    if permission is not None:
-        holds |= Q(groups__permissions=permission) | Q(user_permissions=permission)
-    people = get_user_model().objects.filter(holds, is_active=True).exclude(email="")
-    return sorted(set(people.values_list("email", flat=True)))
+    if permission is None:
+        return []
+    people = (
+        get_user_model()
+        .objects.filter(Q(groups__permissions=permission) | Q(user_permissions=permission), is_active=True)
+        .exclude(email="")
+    )
+    if except_person is not None:
+        people = people.exclude(pk=except_person.pk)
+    return sorted({person.email for person in people.distinct() if may_approve_access(person)})
 
 
 def _detail(access_request: AccessRequest) -> str:
@@ -132,9 +143,10 @@ def _mail_the_approvers(access_request: AccessRequest, *, origin: Origin) -> Non
         "requester": access_request.requester.get_username(),
         "keypair": keypair_request,
         "rule": access_request.rule,
-        "review_path": reverse("admin:keypairs_accessrequest_changelist"),
+        "review_path": reverse("access_request_detail", kwargs={"public_id": access_request.public_id}),
     }
-    if not send_portal_mail(to=approver_addresses(), template=REQUESTED_MAIL, context=context):
+    addresses = approver_addresses(except_person=access_request.requester)
+    if not send_portal_mail(to=addresses, template=REQUESTED_MAIL, context=context):
         audit_record(
             action=Action.MAIL_FAILED,
             outcome=Outcome.FAILURE,
