@@ -28,6 +28,15 @@ def test_a_mail_arrives_with_its_subject_on_one_line_and_the_portal_link(db, smt
     assert "Dear Alice, see https://keys.example.com/keypairs/" in mail.body
 
 
+def test_what_a_mail_quotes_arrives_as_written_not_html_escaped(db, smtp_server, test_templates):
+    # Mail is plain text: a note "don't break <main>" must not arrive as "don&#x27;t break &lt;main&gt;".
+    assert send_portal_mail(to=["alice@example.com"], template="hello", context={"name": "O'Brien & <Co>"})
+
+    [mail] = smtp_server.mails_to("alice@example.com")
+    assert mail.subject == "Hello O'Brien & <Co>"
+    assert "Dear O'Brien & <Co>, see" in mail.body
+
+
 def test_a_refused_mail_is_logged_and_reported_false_not_raised(db, smtp_server, test_templates, caplog):
     smtp_server.refuse = True
     with caplog.at_level(logging.ERROR, logger="keypairs.mail"):
