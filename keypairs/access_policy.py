@@ -107,9 +107,18 @@ class RuleBook:
             elif rule.name_prefix:
                 self._by_prefix.append(rule)
         self._refusals: dict[tuple, str] = {}
+        # Without prefix rules the verdict depends on the tags alone: instances sharing them share it.
+        self._by_tags: dict[tuple, AccessRule | None] | None = None if self._by_prefix else {}
 
     def rule_for(self, instance: Instance) -> AccessRule | None:
         """What ``least_restrictive`` of the rules that ``select`` the instance gives, by lookup."""
+        if self._by_tags is None:
+            return self._judge(instance)
+        if instance.tags not in self._by_tags:
+            self._by_tags[instance.tags] = self._judge(instance)
+        return self._by_tags[instance.tags]
+
+    def _judge(self, instance: Instance) -> AccessRule | None:
         found = [rule for rule in self._by_prefix if instance.name.startswith(rule.name_prefix)]
         for key, value in instance.tags:
             found += self._by_tag.get((key, ""), ())
