@@ -1,9 +1,10 @@
 """The bind page: a developer binds their key pair to the instances their access rules allow.
 
 GET shows the key pair's region as BCC lists it (``keypairs.bcc_instances``, one cached walk):
-the instances the person's rules allow, grouped by rule, each with the key pair it holds now
-(whose it is, from the portal's records: one query for the whole page), and the instances no
-rule of theirs covers, each with the rule that would be needed. POST hands the ticked ids to
+the instances the person's rules allow, ``PAGE_SIZE`` a page (``?page=``) with a name/id filter
+(``?q=``) and the counts, grouped by rule, each with the key pair it holds now (whose it is,
+from the portal's records: one query for the rows shown), and the instances no rule of theirs
+covers, summarised by the rule that would be needed (a few named, the rest counted). POST hands the ticked ids to
 ``keypairs.services.bind_under_rules``, which checks them again against the rules and BCC's
 state of that moment, and shows each instance's outcome. Unbinding (POST ``.../unbind/``) is
 always allowed to the owner: taking access away needs no rule.
