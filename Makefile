@@ -13,7 +13,7 @@ help:
 	@echo "make run    - start the portal on http://127.0.0.1:$(PORT)/ with the built-in BCC sandbox"
 	@echo "make test   - run the test suite (browser tests need /usr/bin/chromium)"
 	@echo "make lint   - ruff check + format check + Django's system checks"
-	@echo "make bench  - benchmarks against the official SDK, through gunicorn, My key pairs, the inventory sync (~10 min; docs/benchmarks.md)"
+	@echo "make bench  - benchmarks against the official SDK, through gunicorn, My key pairs, the inventory sync, the bind page (~11 min; docs/benchmarks.md)"
 	@echo "make bench-audit - the audit log at 10k, 100k and 1M rows, its review and its shipping, SQLite and PostgreSQL (~15 min, ~8 once seeded)"
 	@echo "make bench-quick - every benchmark once, small (a smoke run, ~2 min)"
 
@@ -70,6 +70,9 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.inventory_sync --database sqlite
 	@if $(BENCH_PG); then $(BIN)/python -m bench.inventory_sync --database postgres; \
 	else echo "PostgreSQL not reachable: inventory sync benchmark on PostgreSQL skipped"; fi
+	$(BIN)/python -m bench.bind_page --database sqlite
+	@if $(BENCH_PG); then $(BIN)/python -m bench.bind_page --database postgres --profile-views 0; \
+	else echo "PostgreSQL not reachable: bind page benchmark on PostgreSQL skipped"; fi
 
 bench-audit: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.growth --database sqlite
@@ -89,3 +92,4 @@ bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.audit_shipping --events 2000 --batch-sizes 500 --command-runs 1
 	$(BIN)/python -m bench.keypair_list --keypairs 30 --rounds 3
 	$(BIN)/python -m bench.inventory_sync --keypairs 300 --drift 12
+	$(BIN)/python -m bench.bind_page --instances 300 --rounds 2 --profile-views 1

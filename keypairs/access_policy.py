@@ -58,12 +58,11 @@ def selects(rule: AccessRule, instance: Instance) -> bool:
 
 def least_restrictive(rules: Iterable[AccessRule]) -> AccessRule | None:
     """The rule that allows the most: no approval first, then the longest time limit (none is longest)."""
-    longest = timedelta.max
+    return min(rules, key=_openness, default=None)
 
-    def openness(rule: AccessRule):
-        return (rule.requires_approval, -(rule.max_duration or longest).total_seconds(), rule.name)
 
-    return min(rules, key=openness, default=None)
+def _openness(rule: AccessRule):
+    return (rule.requires_approval, -(rule.max_duration or timedelta.max).total_seconds(), rule.name)
 
 
 @dataclass(frozen=True)
@@ -86,18 +85,73 @@ class Choice:
         return self.rule is not None and not self.unavailable
 
 
+class RuleBook:
+    """A person's rules of one region, read once and indexed, so that judging an instance is cheap.
+
+    The bind page judges every instance of a region (thousands): rather than asking each rule of
+    each instance, a tag rule is found by a dict lookup of the instance's tags, name prefix rules
+    (few) are tried in turn, and the least restrictive of those found wins (``least_restrictive``'s
+    order, ranked once). The "no rule" sentence of instances with the same tags is made once.
+    """
+
+    def __init__(self, *, groups: Iterable[str], region: str, rules: Sequence[AccessRule]) -> None:
+        self.groups = frozenset(groups)
+        self.region = region
+        ranked = sorted(rules, key=_openness)
+        self._rank = {id(rule): rank for rank, rule in enumerate(ranked)}
+        self._by_tag: dict[tuple[str, str], list[AccessRule]] = {}
+        self._by_prefix: list[AccessRule] = []
+        for rule in ranked:
+            if rule.tag_key:
+                self._by_tag.setdefault((rule.tag_key, rule.tag_value or ""), []).append(rule)
+            elif rule.name_prefix:
+                self._by_prefix.append(rule)
+        self._refusals: dict[tuple, str] = {}
+        # Without prefix rules the verdict depends on the tags alone: instances sharing them share it.
+        self._by_tags: dict[tuple, AccessRule | None] | None = None if self._by_prefix else {}
+
+    def rule_for(self, instance: Instance) -> AccessRule | None:
+        """What ``least_restrictive`` of the rules that ``select`` the instance gives, by lookup."""
+        if self._by_tags is None:
+            return self._judge(instance)
+        if instance.tags not in self._by_tags:
+            self._by_tags[instance.tags] = self._judge(instance)
+        return self._by_tags[instance.tags]
+
+    def _judge(self, instance: Instance) -> AccessRule | None:
+        found = [rule for rule in self._by_prefix if instance.name.startswith(rule.name_prefix)]
+        for key, value in instance.tags:
+            found += self._by_tag.get((key, ""), ())
+            if value:
+                found += self._by_tag.get((key, value), ())
+        return min(found, key=lambda rule: self._rank[id(rule)], default=None)
+
+    def choice(self, instance: Instance) -> Choice:
+        rule = self.rule_for(instance)
+        if rule is None:
+            return Choice(instance, None, refusal=self._refusal(instance))
+        return Choice(instance, rule, unavailable=unavailable_sentence(instance))
+
+    def _refusal(self, instance: Instance) -> str:
+        if not instance.tags:  # the sentence names the instance: nothing to share
+            return no_rule_sentence(groups=self.groups, region=self.region, instance=instance)
+        sentence = self._refusals.get(instance.tags)
+        if sentence is None:
+            sentence = no_rule_sentence(groups=self.groups, region=self.region, instance=instance)
+            self._refusals[instance.tags] = sentence
+        return sentence
+
+
 def choices_for(*, groups: Iterable[str], region: str, instances: Sequence[Instance]) -> list[Choice]:
     """Each of ``instances`` (one region's) against the rules of ``groups``: see ``Choice``."""
     groups = frozenset(groups)
-    rules = rules_for(groups=groups, region=region)
-    return [choice_for(instance, groups=groups, region=region, rules=rules) for instance in instances]
+    book = RuleBook(groups=groups, region=region, rules=rules_for(groups=groups, region=region))
+    return [book.choice(instance) for instance in instances]
 
 
 def choice_for(instance: Instance, *, groups: frozenset[str], region: str, rules: Sequence[AccessRule]) -> Choice:
-    rule = least_restrictive(rule for rule in rules if selects(rule, instance))
-    if rule is None:
-        return Choice(instance, None, refusal=no_rule_sentence(groups=groups, region=region, instance=instance))
-    return Choice(instance, rule, unavailable=unavailable_sentence(instance))
+    """One instance against ``rules`` (the POST's check, on BCC's state of that moment)."""
+    return RuleBook(groups=groups, region=region, rules=rules).choice(instance)
 
 
 def unavailable_sentence(instance: Instance) -> str:

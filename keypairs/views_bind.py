@@ -1,9 +1,10 @@
 """The bind page: a developer binds their key pair to the instances their access rules allow.
 
 GET shows the key pair's region as BCC lists it (``keypairs.bcc_instances``, one cached walk):
-the instances the person's rules allow, grouped by rule, each with the key pair it holds now
-(whose it is, from the portal's records: one query for the whole page), and the instances no
-rule of theirs covers, each with the rule that would be needed. POST hands the ticked ids to
+the instances the person's rules allow, ``PAGE_SIZE`` a page (``?page=``) with a name/id filter
+(``?q=``) and the counts, grouped by rule, each with the key pair it holds now (whose it is,
+from the portal's records: one query for the rows shown), and the instances no rule of theirs
+covers, summarised by the rule that would be needed (a few named, the rest counted). POST hands the ticked ids to
 ``keypairs.services.bind_under_rules``, which checks them again against the rules and BCC's
 state of that moment, and shows each instance's outcome. Unbinding (POST ``.../unbind/``) is
 always allowed to the owner: taking access away needs no rule.
@@ -36,6 +37,9 @@ from portal.auth.decorators import developer_required
 UNBIND_PURPOSE = "removed by the owner on the bind page"
 # Instances named under each "no rule" sentence; the rest are counted (a region may hold thousands).
 NAMED_PER_REFUSAL = 10
+# Instances the person may bind, shown per page (with a name/id filter): a region may allow thousands,
+# and rendering them all made the page 40-75 times the detail page (docs/benchmarks.md, section 11).
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -112,45 +116,67 @@ def _render_bind(request, keypair_request, form, *, error="", notice="", status=
     chosen = set(form.data.getlist("instance")) if form.is_bound else set()
     context = {"kp": keypair_request, "form": form, "live": live, "error": error, "notice": notice, "chosen": chosen}
     if live:
-        context.update(_page_of_instances(request.user, keypair_request, fresh=fresh))
+        query = request.GET.get("q", "").strip()[:100]
+        page = _page_number(request.GET.get("page"))
+        context.update(_page_of_instances(request.user, keypair_request, fresh=fresh, query=query, page=page))
     return render(request, "keypairs/bind.html", context, status=status)
 
 
-def _page_of_instances(user, keypair_request: KeyPairRequest, *, fresh: bool) -> dict:
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(1, int(raw or 1))
+    except ValueError:  # a page number edited into words: the first page
+        return 1
+
+
+def _page_of_instances(user, keypair_request: KeyPairRequest, *, fresh: bool, query: str = "", page: int = 1) -> dict:
     region = keypair_request.region
     listed = instances_in_region(region=region, fresh=fresh)
     groups = access_policy.groups_of(user)
     if not listed.reached:
         return {"unreachable": listed.unreachable_sentence, "groups": sorted(groups)}
     choices = access_policy.choices_for(groups=groups, region=region, instances=listed.instances)
+    allowed = sorted((c for c in choices if c.allowed), key=lambda c: c.rule.name)  # stable: BCC's order per rule
+    wanted = query.lower()
+    matching = [c for c in allowed if not wanted or wanted in f"{c.instance.name}\n{c.instance.instance_id}".lower()]
+    pages = max(1, -(-len(matching) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    bound = [c for c in choices if c.instance.keypair_id and c.instance.keypair_id == keypair_request.keypair_id]
+    # Whose key pair each instance holds: asked only for the rows shown (one query).
     holders = selectors.keypair_holders(
-        region=region, keypair_ids={c.instance.keypair_id for c in choices if c.instance.keypair_id}
+        region=region, keypair_ids={c.instance.keypair_id for c in shown if c.instance.keypair_id}
     )
-    rows = [_row(choice, keypair_request, user, holders) for choice in choices]
+    rows = [_row(choice, keypair_request, user, holders) for choice in shown]
     by_rule: dict[AccessRule, list[Row]] = {}
     for row in rows:
-        if row.choice.allowed:
-            by_rule.setdefault(row.choice.rule, []).append(row)
-    allowed = sorted(by_rule.items(), key=lambda item: item[0].name)
-    selectable_rules = [rule for rule, rule_rows in allowed if any(r.choice.selectable for r in rule_rows)]
+        by_rule.setdefault(row.choice.rule, []).append(row)
+    selectable_rules = {c.rule for c in allowed if c.selectable}
     return {
         "groups": sorted(groups),
         "read_at": listed.read_at,
-        "by_rule": [(rule, _limit(rule), rule_rows) for rule, rule_rows in allowed],
-        "not_covered": _by_refusal(row for row in rows if not row.choice.allowed),
-        "bound_here": [row for row in rows if row.held_by_this],
-        "asks_confirmation": any(r.held_by_another and r.choice.selectable for rr in by_rule.values() for r in rr),
+        "by_rule": [(rule, _limit(rule), rule_rows) for rule, rule_rows in by_rule.items()],
+        "allowed_total": len(allowed),
+        "matching_total": len(matching),
+        "query": query,
+        "page": page,
+        "pages": pages,
+        "first_shown": (page - 1) * PAGE_SIZE + 1 if shown else 0,
+        "last_shown": (page - 1) * PAGE_SIZE + len(shown),
+        "not_covered": _by_refusal(c for c in choices if not c.allowed),
+        "bound_here": bound,
+        "asks_confirmation": any(r.held_by_another and r.choice.selectable for r in rows),
         "asks_duration": any(rule.max_duration for rule in selectable_rules),
         "asks_reason": any(rule.requires_approval for rule in selectable_rules),
-        "anything_selectable": bool(selectable_rules),
+        "anything_selectable": any(r.choice.selectable and not r.held_by_this for r in rows),
     }
 
 
-def _by_refusal(rows) -> list[tuple[str, list[Row], int]]:
+def _by_refusal(choices) -> list[tuple[str, list[Choice], int]]:
     """Instances no rule covers, grouped by the rule that would be needed: its sentence, a few, how many more."""
-    groups: dict[str, list[Row]] = {}
-    for row in rows:
-        groups.setdefault(row.choice.refusal, []).append(row)
+    groups: dict[str, list[Choice]] = {}
+    for choice in choices:
+        groups.setdefault(choice.refusal, []).append(choice)
     return [(sentence, found[:NAMED_PER_REFUSAL], len(found) - NAMED_PER_REFUSAL) for sentence, found in groups.items()]
 
 

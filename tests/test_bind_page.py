@@ -415,3 +415,35 @@ def test_bcc_binding_some_instances_and_not_others_is_shown_per_instance(
     assert held_by("i-web1") == web.keypair_id and held_by("i-web2") == ""
     assert list(InstanceBinding.objects.values_list("instance_id", flat=True)) == ["i-web1"]
     assert AuditEvent.objects.filter(action="bind_failed", detail="BCC did not bind: i-web2").exists()
+
+
+def test_a_region_with_many_instances_is_shown_a_page_at_a_time_and_found_by_name(
+    alice, alice_client, team_web, portal_on_sandbox
+):
+    web = made(alice, "web")
+    linux_instances(portal_on_sandbox, "bj", 150, tags={"team": "web"}, name="web")
+    linux_instances(portal_on_sandbox, "bj", 30, tags={"team": "db"}, name="db")
+
+    first = page(alice_client.get(bind_url(web)))
+    second = page(alice_client.get(bind_url(web) + "?page=2"))
+    found = page(alice_client.get(bind_url(web) + "?q=WEB-42"))
+    nothing = page(alice_client.get(bind_url(web) + "?q=no-such"))
+
+    assert first.count('name="instance" value=') == 100 and 'id="page-next"' in first
+    assert "Your rules allow 150 instances here; showing 1–100 of 150." in first
+    assert second.count('name="instance" value=') == 50 and 'id="page-prev"' in second
+    assert found.count('name="instance" value=') == 1 and ">web-42<" in found
+    assert "showing 1–1 of 1." in found
+    assert 'id="no-match"' in nothing and 'id="no-rule"' not in nothing
+    # The 30 no rule covers are one sentence with a few names and a count, on every page.
+    assert first.count('<tr id="row-') == 100 and "and 20 more" in first
+
+
+def test_an_instance_on_another_page_can_still_be_bound(alice, alice_client, team_web, portal_on_sandbox):
+    web = made(alice, "web")
+    ids = linux_instances(portal_on_sandbox, "bj", 120, tags={"team": "web"}, name="web")
+
+    response = alice_client.post(bind_url(web), {"instance": [ids[-1]]})
+
+    assert response.status_code == 200
+    assert held_by(ids[-1]) == web.keypair_id
