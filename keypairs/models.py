@@ -227,6 +227,7 @@ class AuditEvent(models.Model):
         ACCESS_APPROVED = "access_approved", "Access approved"
         ACCESS_DENIED = "access_denied", "Access denied"
         ACCESS_REQUEST_EXPIRED = "access_request_expired", "Access request expired"
+        ACCESS_WITHDRAWN = "access_withdrawn", "Access request withdrawn"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -468,6 +469,11 @@ class AccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Access request {self.public_id} ({self.status})"
+
+    @property
+    def duration_hours(self) -> int | None:
+        """The duration asked for, in whole hours (the form asks in hours); None when unlimited."""
+        return None if self.duration is None else round(self.duration.total_seconds() / 3600)
 
 
 class InstanceBinding(models.Model):

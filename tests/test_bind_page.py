@@ -386,6 +386,7 @@ def test_the_requester_withdraws_a_pending_request_once(alice, bob, team_web, po
     with pytest.raises(ServiceRefused):
         access_request_withdraw(requester=bob, access_request=request, origin=Origin())
     assert access_request_withdraw(requester=alice, access_request=request, origin=Origin()).status == "withdrawn"
+    assert AuditEvent.objects.filter(action="access_withdrawn", keypair_name="web").count() == 1
     with pytest.raises(ServiceRefused):
         access_request_withdraw(requester=alice, access_request=request, origin=Origin())
 

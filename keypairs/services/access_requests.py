@@ -99,7 +99,7 @@ def access_request_withdraw(*, requester, access_request: AccessRequest, origin:
     access_request.refresh_from_db()
     audit = auditor_for(user=requester, origin=origin, keypair_request=access_request.keypair_request)
     audit(
-        action=Action.ACCESS_REQUESTED,
+        action=Action.ACCESS_WITHDRAWN,
         outcome=Outcome.SUCCESS,
         detail=f"withdrawn by the requester: request {access_request.public_id}",
     )
