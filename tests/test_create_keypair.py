@@ -233,7 +233,11 @@ def test_its_page_offers_no_download_to_a_browser_without_the_cookie(alice, alic
     response = signed_in(alice).get(created["Location"])
 
     assert response.status_code == 200
-    assert page_says(response, "This private key can be downloaded only in the browser that created the key pair.")
+    assert page_says(
+        response,
+        "This private key can be downloaded only in the browser that created the key pair, "
+        "and this is another browser.",
+    )
     assert 'id="download-button"' not in response.content.decode()
 
 

@@ -22,6 +22,7 @@ from django.utils.html import escape
 from keypairs import delivery
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 from keypairs.views import DOWNLOAD_COOKIE
+from tests.people import signed_in
 
 User = get_user_model()
 
@@ -298,6 +299,19 @@ def test_the_key_expires_after_the_configured_time(alice_client, portal_on_sandb
 
     stored = reload(keypair_request)
     assert before + timedelta(seconds=90) <= stored.expires_at <= timezone.now() + timedelta(seconds=90)
+
+
+def test_a_second_browser_of_the_owner_is_told_what_happened_and_what_to_do(alice, alice_client, alices):
+    page = signed_in(alice).get(detail_url(alices)).content.decode()
+
+    note = page[page.index('id="other-browser-note"') : page.index("</div>", page.index('id="other-browser-note"'))]
+    assert "only in the browser that created the key pair, and this is another browser" in note
+    assert f'href="{reverse("keypair_delete", kwargs={"public_id": alices.public_id})}"' in note
+    assert f'href="{CREATE_URL}"' in note
+    # One block, no contradiction: the "from this browser only" box and the form are for the creating browser.
+    assert "from this browser only" not in page
+    assert 'id="download-button"' not in page
+    assert "from this browser only" in alice_client.get(detail_url(alices)).content.decode()
 
 
 # --- "I did not download this" ------------------------------------------------------------
