@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
@@ -194,9 +195,16 @@ def keypair_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
 @developer_required
 @require_POST
 def keypair_report(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """ "I did not download this": the button's POST shows what will be reported and asks; only
+    the confirming POST (``confirm=yes``) reports. Another user's key pair is a 404 either way."""
+    if request.POST.get("confirm") != "yes":
+        keypair_request = selectors.keypair_request_of(user=request.user, public_id=public_id)
+        context = {"kp": keypair_request, "delivery": getattr(keypair_request, "delivery", None)}
+        return render(request, "keypairs/report_confirm.html", context)
     delivery = delivery_report(delivery_public_id=public_id, user=request.user, origin=origin_of(request))
     if delivery is None:
-        return render(request, "keypairs/download_refused.html", {"message": "There is no such key pair."}, status=404)
+        context = {"message": _("There is no such key pair.")}
+        return render(request, "keypairs/download_refused.html", context, status=404)
     return redirect("keypair_detail", public_id=public_id)
 
 

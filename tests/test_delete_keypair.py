@@ -275,7 +275,7 @@ def test_the_detail_page_offers_rename_and_delete_to_the_owner(alice_client, por
 def test_after_i_did_not_download_this_the_page_offers_deleting_at_once(alice_client, portal_on_sandbox):
     keypair_request = alices_keypair(alice_client)
     alice_client.post(reverse("keypair_download", kwargs={"public_id": keypair_request.public_id}))
-    alice_client.post(reverse("keypair_report", kwargs={"public_id": keypair_request.public_id}))
+    alice_client.post(reverse("keypair_report", kwargs={"public_id": keypair_request.public_id}), {"confirm": "yes"})
 
     page = alice_client.get(detail_url(keypair_request)).content.decode()
 

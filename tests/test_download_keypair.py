@@ -317,10 +317,37 @@ def test_a_second_browser_of_the_owner_is_told_what_happened_and_what_to_do(alic
 # --- "I did not download this" ------------------------------------------------------------
 
 
+def test_the_report_button_asks_first_and_changes_nothing(alice_client, alices):
+    alice_client.post(download_url(alices))
+    page = alice_client.get(detail_url(alices)).content.decode()
+    assert 'id="report-button"' in page
+
+    response = alice_client.post(report_url(alices))
+
+    assert response.status_code == 200
+    confirmation = response.content.decode()
+    assert 'id="report-confirm-form"' in confirmation
+    assert 'name="confirm" value="yes"' in confirmation
+    assert 'name="csrfmiddlewaretoken"' in confirmation
+    assert f'href="{detail_url(alices)}"' in confirmation
+    assert reload(alices).reported_at is None
+    assert events("reported") == []
+
+
+def test_bob_gets_no_confirmation_page_for_alices_key_pair(alice_client, bob_client, alices):
+    alice_client.post(download_url(alices))
+
+    response = bob_client.post(report_url(alices))
+
+    assert response.status_code == 404
+    assert alices.name not in response.content.decode()
+    assert reload(alices).reported_at is None
+
+
 def test_the_owner_can_report_a_download_she_did_not_make(alice_client, alices):
     alice_client.post(download_url(alices))
 
-    response = alice_client.post(report_url(alices))
+    response = alice_client.post(report_url(alices), {"confirm": "yes"})
 
     assert response.status_code == 302
     assert response["Location"] == detail_url(alices)
@@ -334,10 +361,27 @@ def test_the_owner_can_report_a_download_she_did_not_make(alice_client, alices):
     assert 'id="report-button"' not in page
 
 
+def test_a_reported_key_pair_shows_its_state_and_no_ssh_instructions(alice_client, alices):
+    alice_client.post(download_url(alices))
+    before = alice_client.get(detail_url(alices)).content.decode()
+    assert 'id="using-it"' in before and "ssh -i" in before
+    assert ">Downloaded</span>" in alice_client.get(reverse("keypair_list")).content.decode()
+
+    alice_client.post(report_url(alices), {"confirm": "yes"})
+
+    page = alice_client.get(detail_url(alices)).content.decode()
+    assert 'id="reported-note"' in page
+    assert 'id="using-it"' not in page
+    assert "ssh -i" not in page
+    listing = alice_client.get(reverse("keypair_list")).content.decode()
+    assert ">Reported</span>" in listing
+    assert ">Downloaded</span>" not in listing
+
+
 def test_bob_cannot_report_alices_key_pair(alice_client, bob_client, alices):
     alice_client.post(download_url(alices))
 
-    response = bob_client.post(report_url(alices))
+    response = bob_client.post(report_url(alices), {"confirm": "yes"})
 
     assert response.status_code == 404
     assert alices.keypair_id not in response.content.decode()
