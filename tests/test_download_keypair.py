@@ -314,6 +314,40 @@ def test_a_second_browser_of_the_owner_is_told_what_happened_and_what_to_do(alic
     assert "from this browser only" in alice_client.get(detail_url(alices)).content.decode()
 
 
+# --- The page follows the delivery's state (no JavaScript needed) --------------------------
+
+
+def _expire(keypair_request):
+    Delivery.objects.filter(request=keypair_request).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+
+def _report(client, keypair_request):
+    client.post(report_url(keypair_request), {"confirm": "yes"})
+
+
+@pytest.mark.parametrize(
+    ("make_it", "note", "sentence"),
+    [
+        (lambda client, kp: client.post(download_url(kp)), "downloaded-note", "cannot be downloaded again"),
+        (lambda client, kp: _expire(kp), "expired-note", "not downloaded in time"),
+        (_report, "reported-note", "before its private key was downloaded"),
+    ],
+    ids=["downloaded", "expired", "reported before the download"],
+)
+def test_once_the_key_is_gone_the_page_offers_no_download_and_says_why(alice_client, alices, make_it, note, sentence):
+    assert 'id="download-form"' in alice_client.get(detail_url(alices)).content.decode()
+
+    make_it(alice_client, alices)
+
+    page = alice_client.get(detail_url(alices)).content.decode()
+    assert 'id="download-form"' not in page
+    assert 'id="download-button"' not in page
+    assert f'id="{note}"' in page
+    assert sentence in page
+    # The one sentence that fits: a reported key was not "not downloaded in time".
+    assert page.count('-note"') - page.count('id="key-age-note"') == 1
+
+
 # --- "I did not download this" ------------------------------------------------------------
 
 
