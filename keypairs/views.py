@@ -32,6 +32,7 @@ from keypairs.delivery import (
 from keypairs.download_form import KeyPairDownloadForm
 from keypairs.forms import KeyPairCreateForm
 from keypairs.list_filters import KeypairListFilterForm
+from keypairs.result_notices import announce_result
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
 from portal.auth.views import is_approver_only, is_reviewer_only, landing_url
@@ -103,6 +104,7 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
     # A replayed form lands on the earlier attempt's page; while its key is (or may soon be)
     # waiting, the replay sets the download cookie again, in case the first response's never
     # reached the browser.
+    announce_result(request, result.keypair_request)
     response = redirect("keypair_detail", public_id=result.keypair_request.public_id)
     if result.download_token:
         response.set_cookie(

@@ -23,6 +23,7 @@ from keypairs import limits, services
 from keypairs.audit import origin_of
 from keypairs.forms import KeyPairImportForm, read_public_key_upload
 from keypairs.public_keys import InspectedPublicKey, PublicKeyRefused, public_key_inspect
+from keypairs.result_notices import announce_result
 from portal.auth.decorators import developer_required
 
 KEY_FIELDS = ("public_key", "public_key_file")
@@ -57,6 +58,7 @@ def keypair_import(request: HttpRequest) -> HttpResponse:
         if failure.retry_after:
             response["Retry-After"] = str(failure.retry_after)
         return response
+    announce_result(request, result.keypair_request)
     return redirect("keypair_detail", public_id=result.keypair_request.public_id)
 
 

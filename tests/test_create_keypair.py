@@ -126,6 +126,24 @@ def test_it_creates_the_key_pair_in_bcc_and_redirects_to_its_page(alice, alice_c
     assert keypair_request.delivery.ciphertext is not None
 
 
+def test_the_page_it_lands_on_says_the_key_pair_was_created_once(alice_client, portal_on_sandbox):
+    response = create(alice_client, name="build-server", region="gz")
+
+    landed = alice_client.get(response["Location"])
+    assert "Key pair build-server was created in Guangzhou (gz)." in landed.content.decode()
+    assert "was created in" not in alice_client.get(response["Location"]).content.decode()
+
+
+def test_a_create_bcc_refused_is_not_announced_as_created(alice_client, portal_on_sandbox):
+    portal_on_sandbox.inject("status", status=500, operation="create")
+
+    response = create(alice_client, name="build-server", region="gz")
+
+    assert response.status_code != 302
+    assert "was created in" not in response.content.decode()
+    assert "was created in" not in alice_client.get(reverse("keypair_list")).content.decode()
+
+
 def test_it_hands_the_download_token_to_the_browser_in_a_strict_cookie(alice_client, portal_on_sandbox):
     response = create(alice_client)
 
