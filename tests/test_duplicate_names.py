@@ -116,3 +116,17 @@ def test_importing_a_second_key_pair_of_a_name_warns_then_imports_the_same_key(a
     assert names_in_bcc(portal_on_sandbox) == ["laptop", "laptop"]
     newest = KeyPairRequest.objects.order_by("-created_at").first()
     assert newest.public_key.split()[:2] == line.split()[:2]
+
+
+def test_a_confirmed_form_submitted_again_lands_on_its_key_pair_without_a_warning(alice_client, portal_on_sandbox):
+    create(alice_client, name="build-server", region="bj")
+    warned = create(alice_client, name="build-server", region="bj")
+    form = {"name": "build-server", "description": "", "region": "bj", "form_token": form_token_in(warned)}
+    confirmed = alice_client.post(CREATE_URL, {**form, "duplicate_confirmed": "1"})
+
+    # A reload of the first submit's page, say: its token is spent, and it names the second key pair.
+    again = alice_client.post(CREATE_URL, form)
+
+    assert again.status_code == 302
+    assert again["Location"] == confirmed["Location"]
+    assert names_in_bcc(portal_on_sandbox) == ["build-server", "build-server"]
