@@ -40,6 +40,19 @@ def keypairs_live_in_bcc_of(*, user) -> list[KeyPairRequest]:
     )
 
 
+def keypair_live_named(*, user, name: str, region: str) -> KeyPairRequest | None:
+    """The user's newest key pair of this name in this region that the portal believes BCC holds.
+
+    BCC allows two key pairs of one name; the create and import forms warn before making a second.
+    """
+    return (
+        KeyPairRequest.objects.filter(owner=user, status=KeyPairRequest.Status.CREATED, name=name, region=region)
+        .order_by("-created_at")
+        .only("pk", "public_id", "name", "region", "created_at")
+        .first()
+    )
+
+
 def keypair_list_page(*, user, filters: Mapping[str, str], page_number: str | int | None) -> Page:
     """One page of the user's key pairs, newest first, searched and filtered: two queries (count, rows).
 

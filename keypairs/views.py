@@ -33,6 +33,8 @@ from keypairs.delivery import (
 from keypairs.download_form import KeyPairDownloadForm
 from keypairs.forms import KeyPairCreateForm
 from keypairs.list_filters import KeypairListFilterForm
+from keypairs.namesakes import unconfirmed_namesake
+from keypairs.result_notices import announce_result
 from portal import health as health_checks
 from portal.auth.decorators import developer_required
 from portal.auth.views import is_approver_only, is_reviewer_only, landing_url
@@ -84,6 +86,9 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_create(request, form, status=400)
     data = form.cleaned_data
+    namesake = unconfirmed_namesake(user=request.user, data=data, posted=request.POST)
+    if namesake is not None:
+        return _render_create(request, form, namesake=namesake)
     try:
         result = services.keypair_create(
             user=request.user,
@@ -104,6 +109,7 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
     # A replayed form lands on the earlier attempt's page; while its key is (or may soon be)
     # waiting, the replay sets the download cookie again, in case the first response's never
     # reached the browser.
+    announce_result(request, result.keypair_request)
     response = redirect("keypair_detail", public_id=result.keypair_request.public_id)
     if result.download_token:
         response.set_cookie(
@@ -118,14 +124,14 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _render_create(request: HttpRequest, form: KeyPairCreateForm, *, status: int = 200) -> HttpResponse:
+def _render_create(request: HttpRequest, form: KeyPairCreateForm, *, status: int = 200, namesake=None) -> HttpResponse:
     if form.is_bound:
         # A fresh one-time token for the next attempt; the user's own input stays as typed.
         form.data = form.data.copy()
         form.data["form_token"] = _new_form_token()
     # What is left of the quota everyone shares, per offered region: the page shows the chosen one's.
     quotas = limits.region_quotas(settings.BCC_REGIONS)
-    context = {"form": form, "quotas": quotas, "chosen_region": form["region"].value()}
+    context = {"form": form, "quotas": quotas, "chosen_region": form["region"].value(), "namesake": namesake}
     return render(request, "keypairs/create.html", context, status=status)
 
 

@@ -22,7 +22,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from keypairs import limits, services
 from keypairs.audit import origin_of
 from keypairs.forms import KeyPairImportForm, read_public_key_upload
+from keypairs.namesakes import unconfirmed_namesake
 from keypairs.public_keys import InspectedPublicKey, PublicKeyRefused, public_key_inspect
+from keypairs.result_notices import announce_result
 from portal.auth.decorators import developer_required
 
 KEY_FIELDS = ("public_key", "public_key_file")
@@ -40,6 +42,9 @@ def keypair_import(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render(request, form, status=400)
     data = form.cleaned_data
+    namesake = unconfirmed_namesake(user=request.user, data=data, posted=request.POST)
+    if namesake is not None:
+        return _render(request, form, namesake=namesake)
     try:
         result = services.keypair_import(
             user=request.user,
@@ -57,6 +62,7 @@ def keypair_import(request: HttpRequest) -> HttpResponse:
         if failure.retry_after:
             response["Retry-After"] = str(failure.retry_after)
         return response
+    announce_result(request, result.keypair_request)
     return redirect("keypair_detail", public_id=result.keypair_request.public_id)
 
 
@@ -77,7 +83,9 @@ def keypair_import_preview(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True, **_understood(inspected)})
 
 
-def _render(request: HttpRequest, form: KeyPairImportForm, *, status: int = 200, own_keypair=None) -> HttpResponse:
+def _render(
+    request: HttpRequest, form: KeyPairImportForm, *, status: int = 200, own_keypair=None, namesake=None
+) -> HttpResponse:
     understood = None
     if form.is_bound:
         form.data = form.data.copy()
@@ -86,6 +94,10 @@ def _render(request: HttpRequest, form: KeyPairImportForm, *, status: int = 200,
             form.data["public_key"] = ""  # a private key, or text too large to tell, never comes back
         inspected = getattr(form, "cleaned_data", {}).get("inspected")
         understood = _understood(inspected) if inspected else None
+        if namesake is not None and inspected:
+            # A chosen .pub file does not survive the page: the key goes on in the text field,
+            # so that "import anyway" sends the same key.
+            form.data["public_key"] = inspected.openssh_line
     quotas = limits.region_quotas(settings.BCC_REGIONS)
     context = {
         "form": form,
@@ -93,6 +105,7 @@ def _render(request: HttpRequest, form: KeyPairImportForm, *, status: int = 200,
         "chosen_region": form["region"].value(),
         "understood": understood,
         "own_keypair": own_keypair,
+        "namesake": namesake,
     }
     return render(request, "keypairs/import.html", context, status=status)
 

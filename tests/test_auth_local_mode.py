@@ -114,6 +114,17 @@ def test_signing_out_ends_the_session_and_is_audited(client, developer):
     assert (event.actor_username, event.detail) == ("dana", "Signed out (local).")
 
 
+def test_the_sign_in_page_says_the_person_is_signed_out(client, developer):
+    sign_in(client, "dana")
+
+    page = client.post(SIGN_OUT, follow=True)
+
+    assert page.request["PATH_INFO"] == SIGN_IN
+    assert "You are signed out." in page.content.decode()
+    # Once only: the next visit to the sign-in page is plain again.
+    assert "You are signed out." not in client.get(SIGN_IN).content.decode()
+
+
 def test_signing_out_needs_a_post(client, developer):
     sign_in(client, "dana")
 

@@ -174,6 +174,17 @@ def test_a_second_sign_in_with_a_changed_email_keeps_the_same_account(client, oi
     assert [action for action, _ in actions()] == ["signed_in", "signed_out", "signed_in"]
 
 
+def test_signing_out_lands_on_the_sign_in_page_saying_so(client, oidc_mode):
+    oidc_mode.set_user("sub-carol", email="carol@example.com", preferred_username="carol", groups=["developers"])
+    sign_in(client, oidc_mode, "sub-carol")
+
+    page = client.post("/accounts/logout/", follow=True)
+
+    assert page.request["PATH_INFO"] == "/accounts/login/"
+    assert "You are signed out." in page.content.decode()
+    assert 'id="sso-sign-in"' in page.content.decode()
+
+
 def test_the_same_email_under_another_subject_is_another_person(client, oidc_mode):
     oidc_mode.set_user("sub-dave", email="shared@example.com", preferred_username="dave", groups=["developers"])
     oidc_mode.set_user("sub-erin", email="shared@example.com", preferred_username="dave", groups=["developers"])

@@ -187,6 +187,8 @@ def test_signing_out_goes_to_the_proxys_sign_out(client, proxy_mode):
     assert response.status_code == 302
     assert response["Location"] == "/oauth2/sign_out"
     assert AuditEvent.objects.filter(action="signed_out").count() == 1
+    # The proxy's page is not the portal's: no "signed out" message waits to greet the next sign-in.
+    assert "You are signed out." not in get(client, "/", assertion()).content.decode()
 
 
 def test_the_health_check_needs_no_assertion(client, proxy_mode):

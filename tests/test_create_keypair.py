@@ -126,6 +126,24 @@ def test_it_creates_the_key_pair_in_bcc_and_redirects_to_its_page(alice, alice_c
     assert keypair_request.delivery.ciphertext is not None
 
 
+def test_the_page_it_lands_on_says_the_key_pair_was_created_once(alice_client, portal_on_sandbox):
+    response = create(alice_client, name="build-server", region="gz")
+
+    landed = alice_client.get(response["Location"])
+    assert "Key pair build-server was created in Guangzhou (gz)." in landed.content.decode()
+    assert "was created in" not in alice_client.get(response["Location"]).content.decode()
+
+
+def test_a_create_bcc_refused_is_not_announced_as_created(alice_client, portal_on_sandbox):
+    portal_on_sandbox.inject("status", status=500, operation="create")
+
+    response = create(alice_client, name="build-server", region="gz")
+
+    assert response.status_code != 302
+    assert "was created in" not in response.content.decode()
+    assert "was created in" not in alice_client.get(reverse("keypair_list")).content.decode()
+
+
 def test_it_hands_the_download_token_to_the_browser_in_a_strict_cookie(alice_client, portal_on_sandbox):
     response = create(alice_client)
 
@@ -209,6 +227,9 @@ def test_its_page_shows_the_key_pair_and_how_to_use_it(alice_client, portal_on_s
     assert format_date(keypair_request.bcc_created_at, "Y-m-d H:i:s T") in page
     assert keypair_request.fingerprint_sha256 in page
     assert keypair_request.fingerprint_bcc in page
+    # Both fingerprints say which hash they are, so that either can be matched with ssh-keygen -E.
+    assert "<dt>Fingerprint (SHA256)</dt>" in page
+    assert f'<dt>BCC fingerprint (MD5)</dt><dd><code id="fingerprint-bcc">{keypair_request.fingerprint_bcc}<' in page
     assert keypair_request.public_key in page
     assert format_date(keypair_request.delivery.expires_at, "Y-m-d H:i:s T") in page
     assert ONLY_CHANCE in page

@@ -135,6 +135,14 @@ def test_a_pasted_key_is_imported_and_its_page_says_the_private_key_never_passed
     assert keypair_request.fingerprint_sha256 in page
 
 
+def test_the_page_an_import_lands_on_says_it_was_imported(alice_client, portal_on_sandbox):
+    response = import_key(alice_client, public_key=public_line(ec_key()), name="laptop", region="bj")
+
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "Key pair laptop was imported in Beijing (bj)." in page
+    assert "was created in" not in page
+
+
 def test_a_chosen_pub_file_is_imported(alice_client, portal_on_sandbox):
     line = public_line(rsa_key(2048), comment="from a file")
     chosen = SimpleUploadedFile("id_rsa.pub", (line + "\n").encode(), content_type="application/octet-stream")

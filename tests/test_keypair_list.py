@@ -109,6 +109,18 @@ def test_alice_sees_what_became_of_each_of_her_key_pairs(alice):
     assert "SHA256:waiting-one" in waiting_row
 
 
+def test_every_time_in_the_list_has_its_date_and_zone(alice):
+    waiting_one, _ = waiting(alice, "waiting-one")
+    downloaded_one = downloaded(alice, "downloaded-one")
+
+    found = rows(signed_in(alice).get(LIST_URL))
+
+    expires = timezone.localtime(waiting_one.delivery.expires_at)
+    claimed = timezone.localtime(downloaded_one.delivery.claimed_at)
+    assert f"until {expires:%Y-%m-%d %H:%M} UTC" in found["waiting-one"]
+    assert f"{claimed:%Y-%m-%d %H:%M} UTC" in found["downloaded-one"]
+
+
 def test_the_newest_comes_first(alice):
     for name in ("oldest", "middle", "newest"):
         keypair_request(alice, name, Status.FAILED)

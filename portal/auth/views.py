@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -21,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -131,6 +133,16 @@ class PortalLogoutView(auth_views.LogoutView):
     Without ``PROXY_LOGOUT_URL`` the proxy would sign the person straight back in on the
     next page, so the README asks for it in proxy mode.
     """
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        # The session is gone by now; the message waits in the messages cookie and is shown
+        # on the portal's sign-in page the sign-out lands on. Not when it leaves for the
+        # proxy's own sign-out: the portal does not render that page, and the message would
+        # wait and greet the next sign-in instead.
+        if response.url != settings.PROXY_LOGOUT_URL:
+            messages.success(request, gettext("You are signed out."))
+        return response
 
     def get_default_redirect_url(self) -> str:
         if settings.AUTH_MODE == modes.PROXY and settings.PROXY_LOGOUT_URL:
