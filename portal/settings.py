@@ -327,9 +327,10 @@ if any(days < 1 for days in KEYPAIR_EXPIRY_REMINDER_DAYS):
 # Mail (reminders to owners, summaries to portal admins) through Django's email framework, from
 # one URL: smtp+tls://user:password@smtp.example.com:587, smtps://...:465, smtp://host:25, or
 # consolemail:// (printed on stdout: the default, and what `make run` uses; set it in production,
-# or reminders and summaries only reach the workers' stdout). Its password is never logged.
-EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
-vars().update(env.email_url_config(EMAIL_URL))
+# or reminders and summaries only reach the workers' stdout). Read here and not kept: Django's
+# error reports list every setting and hide only names that look secret (EMAIL_HOST_PASSWORD is
+# one; EMAIL_URL, which holds the same password, is not).
+vars().update(env.email_url_config(env.str("EMAIL_URL", default="consolemail://")))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="BCC key pair portal <bcc-portal@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
