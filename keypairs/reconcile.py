@@ -82,7 +82,7 @@ from keypairs import messages
 from keypairs.audit import Origin, audit_record, ensure_outside_transaction
 from keypairs.bcc import errors
 from keypairs.bcc.factory import get_client
-from keypairs.bcc.fingerprints import sha256_fingerprint
+from keypairs.bcc.fingerprints import sha256_fingerprint_or_blank
 from keypairs.bcc.models import Keypair
 from keypairs.models import AuditEvent, KeyPairRequest
 
@@ -220,7 +220,8 @@ def _reconcile_import(run: _Run, current: KeyPairRequest) -> Reconciliation:
     matching = [
         keypair
         for keypair in listed
-        if keypair.name == current.name and _sha256_or_blank(keypair.public_key) == current.fingerprint_sha256
+        if keypair.name == current.name
+        and sha256_fingerprint_or_blank(keypair.public_key) == current.fingerprint_sha256
     ]
     taken = set(
         KeyPairRequest.objects.filter(keypair_id__in=[keypair.keypair_id for keypair in matching])
@@ -233,13 +234,6 @@ def _reconcile_import(run: _Run, current: KeyPairRequest) -> Reconciliation:
     if run.now - current.created_at >= settle_after():
         return run.settle_not_created()
     return run.stays_open(Verdict.NOT_CREATED_YET, "BCC holds no key pair of this import yet")
-
-
-def _sha256_or_blank(public_key: str) -> str:
-    try:
-        return sha256_fingerprint(public_key)
-    except ValueError:
-        return ""
 
 
 class _Run:

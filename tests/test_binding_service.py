@@ -88,3 +88,18 @@ def test_replacing_another_persons_key_pair_tells_them(alice, bob, portal_on_san
     assert ("replaced_on_instance", "bobs", f"replaced on i-shared by {mine.keypair_id}") in actions()
     [mail] = smtp_server.mails_to("bob@example.com")
     assert "bobs" in mail.subject and "i-shared" in mail.body and "alice" in mail.body
+
+
+def test_a_replaced_owner_who_cannot_be_mailed_leaves_a_mail_failed_row(alice, bob, portal_on_sandbox):
+    theirs, mine = made(bob, "bobs"), made(alice, "mine")  # bob has no address
+    linux_instances(portal_on_sandbox, "bj", ids=["i-shared"])
+    keypair_bind(actor=bob, keypair_request=theirs, instances=[TargetInstance("i-shared")], origin=ORIGIN)
+
+    keypair_bind(
+        actor=alice,
+        keypair_request=mine,
+        instances=[TargetInstance("i-shared", keypair_id=theirs.keypair_id)],
+        origin=ORIGIN,
+    )
+
+    assert ("mail_failed", "bobs", "keypair_replaced_on_instance to bob (no address)") in actions()

@@ -47,6 +47,14 @@ def sha256_fingerprint(line: str) -> str:
     return blob_sha256_fingerprint(parse_public_key(line).blob)
 
 
+def sha256_fingerprint_or_blank(line: str) -> str:
+    """``sha256_fingerprint``, or "" for a line that is not a public key (BCC's answer lacked one)."""
+    try:
+        return sha256_fingerprint(line)
+    except ValueError:
+        return ""
+
+
 def md5_fingerprint(line: str) -> str:
     return blob_md5_fingerprint(parse_public_key(line).blob)
 

@@ -13,12 +13,13 @@ requester's key pair to instances under a rule that requires approval. An approv
   its instances and the reason in the detail.
 
 On approval the portal binds at once, under its own BCC account, through
-``keypairs.services.binding.keypair_bind``. Each instance's current key pair is read from
-BCC first (``get_instance``), never taken from the request, which may be days old: the owner
-of a key pair replaced since is the one told. The bind's ``actor`` is **the approver**: the
-binding happens because of their decision, and the audit rows and the mail to a replaced
-owner name the person who answers for it (the requester is named in the request, and owns
-the key pair bound). A time-limited request binds until ``now + duration``.
+``keypairs.services.binding.keypair_bind``. Each instance's current key pair is read from BCC
+first (``keypairs.bcc_instances.instances_now``: one list call), never taken from the request,
+which may be days old: the owner of a key pair replaced since is the one told. The bind's
+``actor`` is **the approver**: the binding happens because of their decision, and the audit
+rows and the mail to a replaced owner name the person who answers for it (the requester is
+named in the request, and owns the key pair bound). A time-limited request binds until ``now +
+duration``.
 
 A bind that fails after the approval leaves the request approved (the decision stands) with
 the instances not bound shown on its page, audited (``bind_failed``, by the binding service
@@ -41,9 +42,8 @@ from django.utils.translation import gettext_lazy as _
 
 from keypairs.access_mail import mail_person
 from keypairs.audit import Origin, audit_record
-from keypairs.bcc import errors as bcc_errors
-from keypairs.bcc.errors import BccApiError, BccError, BccTransportError
-from keypairs.bcc.factory import get_client
+from keypairs.bcc.errors import BccError, BccTransportError
+from keypairs.bcc_instances import instances_now
 from keypairs.models import AccessRequest, AuditEvent, InstanceBinding
 from keypairs.services.bcc_failures import transport_reason
 from keypairs.services.binding import TargetInstance, keypair_bind
@@ -183,18 +183,13 @@ def bind_approved(*, actor, access_request: AccessRequest, origin: Origin, now: 
 
 
 def _read_instances(region: str, instance_ids: list[str]) -> list[TargetInstance]:
-    """Each instance as BCC has it now; an instance BCC no longer has is left out."""
-    client = get_client(region)
-    targets = []
-    for instance_id in instance_ids:
-        try:
-            instance = client.get_instance(instance_id)
-        except BccApiError as error:
-            if error.code == bcc_errors.INSTANCE_NOT_EXIST:
-                continue
-            raise
-        targets.append(TargetInstance(instance.instance_id, name=instance.name, keypair_id=instance.keypair_id or ""))
-    return targets
+    """Each instance as BCC has it now (one list call, as the bind page reads them); gone ones left out."""
+    held = instances_now(region=region, instance_ids=instance_ids)
+    return [
+        TargetInstance(instance_id, name=held[instance_id].name, keypair_id=held[instance_id].keypair_id or "")
+        for instance_id in instance_ids
+        if instance_id in held
+    ]
 
 
 def _reason(error: Exception) -> str:

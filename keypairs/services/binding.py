@@ -35,11 +35,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from keypairs.access_mail import mail_person
 from keypairs.audit import Origin, audit_record, ensure_outside_transaction
 from keypairs.bcc import errors
 from keypairs.bcc.errors import BccApiError, BccError
 from keypairs.bcc.factory import get_client
-from keypairs.mail import send_portal_mail
 from keypairs.models import AccessRequest, AccessRule, AuditEvent, InstanceBinding, KeyPairRequest
 from keypairs.services import _owned
 from keypairs.services._auditor import auditor_for
@@ -320,16 +320,7 @@ def _mail_the_replaced(record: KeyPairRequest, on, *, by: KeyPairRequest, actor,
         "by_person": actor.get_username() if actor is not None else "",
         "detail_path": reverse("keypair_detail", kwargs={"public_id": record.public_id}),
     }
-    if not send_portal_mail(to=[record.owner.email], template=REPLACED_MAIL, context=context):
-        audit_record(
-            action=Action.MAIL_FAILED,
-            outcome=Outcome.FAILURE,
-            origin=origin,
-            region=record.region,
-            keypair_name=record.name,
-            keypair_id=record.keypair_id,
-            detail=f"{REPLACED_MAIL} to the owner ({'no address' if not record.owner.email else 'not delivered'})",
-        )
+    mail_person(person=record.owner, template=REPLACED_MAIL, context=context, keypair_request=record, origin=origin)
 
 
 def _bound_on(keypair_request: KeyPairRequest, instance_ids: Sequence[str]):

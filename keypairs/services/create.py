@@ -41,7 +41,7 @@ from keypairs import messages
 from keypairs.audit import Origin, ensure_outside_transaction
 from keypairs.bcc.errors import KEYPAIR_NOT_EXIST, BccApiError, BccError, BccOutcomeUnknown
 from keypairs.bcc.factory import get_client
-from keypairs.bcc.fingerprints import sha256_fingerprint
+from keypairs.bcc.fingerprints import sha256_fingerprint_or_blank
 from keypairs.delivery import delivery_create
 from keypairs.delivery_crypto import download_token_for, form_token_hash
 from keypairs.models import AuditEvent, KeyPairRequest
@@ -152,7 +152,7 @@ def keypair_create(
                 keypair_id=keypair.keypair_id,
                 public_key=keypair.public_key,
                 fingerprint_bcc=keypair.fingerprint,
-                fingerprint_sha256=_sha256_or_blank(keypair.public_key),
+                fingerprint_sha256=sha256_fingerprint_or_blank(keypair.public_key),
                 bcc_created_at=keypair.created_time,
                 bcc_request_id=keypair.request_id or "",
             )
@@ -276,13 +276,6 @@ def _delete_in_bcc(intent: KeyPairRequest, *, keypair_id: str, origin: Origin, w
         )
         return False
     return True
-
-
-def _sha256_or_blank(public_key: str) -> str:
-    try:
-        return sha256_fingerprint(public_key)
-    except ValueError:
-        return ""
 
 
 def _ms_since(started: float) -> int:

@@ -27,10 +27,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from keypairs.audit import Origin, audit_record, ensure_outside_transaction
+from keypairs.bcc.fingerprints import sha256_fingerprint_or_blank
 from keypairs.bcc_state import Presence, keypair_in_bcc
-from keypairs.key_material_errors import KeyMaterialError
 from keypairs.models import AuditEvent, BccInventoryEntry, KeyPairRequest
-from keypairs.public_keys import public_key_inspect
 from keypairs.services import delete
 from keypairs.services._auditor import auditor_for
 from keypairs.services.errors import ServiceRefused
@@ -104,7 +103,7 @@ def inventory_assign(*, actor, entry_id: int, owner_id: int, origin: Origin) -> 
         description=held.description if held else entry.description,
         public_key=held.public_key if held else "",
         fingerprint_bcc=held.fingerprint if held else entry.fingerprint,
-        fingerprint_sha256=_sha256_fingerprint(held.public_key if held else ""),
+        fingerprint_sha256=sha256_fingerprint_or_blank(held.public_key if held else ""),
         bcc_created_at=(held.created_time if held else None) or entry.bcc_created_at,
         completed_at=now,
     )
@@ -163,12 +162,3 @@ def _unowned_entry(*, actor, entry_id: int) -> BccInventoryEntry:
         owner = entry.record.owner.get_username()
         raise ServiceRefused(OWNED.format(name=entry.name, owner=owner), http_status=409, code="owned")
     return entry
-
-
-def _sha256_fingerprint(public_key: str) -> str:
-    if not public_key:
-        return ""
-    try:
-        return public_key_inspect(public_key).sha256_fingerprint
-    except KeyMaterialError:  # a key type the portal does not read: BCC's own fingerprint stays
-        return ""
