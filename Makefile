@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench bench-quick bench-audit clean-venv help
+.PHONY: run test lint messages format bench bench-quick bench-audit clean-venv help
 
 help:
 	@echo "make run    - start the portal on http://127.0.0.1:$(PORT)/ with the built-in BCC sandbox"
@@ -49,6 +49,16 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/python manage.py check
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+# After changing a user-facing string: extract every marked string into the Chinese catalogues,
+# translate the new entries (docs/glossary-zh.md), then run it again to compile them. Needs GNU
+# gettext (apt-get install gettext). The compiled .mo files are committed, so make run and
+# make test need no gettext; tests/i18n/test_catalogues.py fails when they are not current.
+MESSAGES_IGNORE = -i ".venv/*" -i "staticfiles/*" -i "tests/*" -i "bench/*" -i "var/*"
+messages: $(VENV)/.dev-installed
+	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans -d django --no-location --no-obsolete $(MESSAGES_IGNORE)
+	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans -d djangojs --no-location --no-obsolete $(MESSAGES_IGNORE)
+	DEBUG=true $(BIN)/python manage.py compilemessages -l zh_Hans --ignore ".venv/*"
 
 clean-venv:
 	rm -rf $(VENV)

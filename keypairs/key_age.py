@@ -180,7 +180,7 @@ def _candidates(*, now: datetime) -> list[KeyPairRequest]:
         .alias(age_from=AGE_FROM)
         .filter(window | Q(expiry_reminder_days__isnull=False))
         .annotate(owner_left=left)
-        .select_related("owner")
+        .select_related("owner", "owner__language")
         .order_by("age_from", "pk")
     )
 

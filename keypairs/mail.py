@@ -22,27 +22,43 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.template import Context
 from django.template.loader import get_template
+from django.utils import translation
 
 from portal.auth.roles import GROUP_NAMES, Role
+from portal.languages import addresses_by_language
 
 logger = logging.getLogger(__name__)
 
 
-def send_portal_mail(*, to: Iterable[str], template: str, context: Mapping[str, Any]) -> bool:
-    """Send one mail to ``to`` (addresses); True when the transport took it, False (logged) when not."""
-    recipients = sorted({address for address in to if address})
-    if not recipients:
+def send_portal_mail(
+    *, to: Iterable[str], template: str, context: Mapping[str, Any], language: str | None = None
+) -> bool:
+    """Send ``template`` to ``to`` (addresses), each in its reader's language (portal/languages.py).
+
+    ``language``: the caller already knows it (``portal.languages.language_of`` the one recipient);
+    otherwise it is looked up by address. One mail per language; True when the transport took every
+    one, False (logged) when not.
+    """
+    if language is None:
+        recipients_by_language = addresses_by_language(to)
+    else:
+        recipients = sorted({address for address in to if address})
+        recipients_by_language = {language: recipients} if recipients else {}
+    if not recipients_by_language:
         return False
     context = {"portal_url": settings.PORTAL_BASE_URL, **context}
-    subject = " ".join(_render_plain_text(f"mail/{template}_subject.txt", context).split())
-    body = _render_plain_text(f"mail/{template}_body.txt", context)
-    message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=recipients)
-    try:
-        message.send()
-    except Exception as error:  # smtplib, socket and TLS errors: none may fail the work reported
-        logger.error("Mail %r to %d recipient(s) not delivered: %s", template, len(recipients), error)
-        return False
-    return True
+    delivered = True
+    for language, recipients in sorted(recipients_by_language.items()):
+        with translation.override(language):
+            subject = " ".join(_render_plain_text(f"mail/{template}_subject.txt", context).split())
+            body = _render_plain_text(f"mail/{template}_body.txt", context)
+        message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=recipients)
+        try:
+            message.send()
+        except Exception as error:  # smtplib, socket and TLS errors: none may fail the work reported
+            logger.error("Mail %r to %d recipient(s) not delivered: %s", template, len(recipients), error)
+            delivered = False
+    return delivered
 
 
 def _render_plain_text(name: str, context: Mapping[str, Any]) -> str:

@@ -8,7 +8,9 @@ Tests that need something a machine may lack carry a marker (registered in pypro
 - ``load``: real gunicorn processes under a bounded load;
 - ``two_instances``: two gunicorn instances sharing one PostgreSQL database;
 - ``sdk``: Baidu's official Python SDK (requirements-bench.txt) against the sandbox;
-- ``putty``: PuTTY's ``puttygen`` (Debian's putty-tools) reading the ``.ppk`` files the portal writes.
+- ``putty``: PuTTY's ``puttygen`` (Debian's putty-tools) reading the ``.ppk`` files the portal writes;
+- ``gettext``: GNU gettext's ``xgettext`` (Debian's gettext), to check that the catalogues hold every
+  string the sources mark.
 
 Without the thing they need they skip, saying why, so that ``make test`` runs anywhere.
 ``REQUIRE_GROUPS=browser,postgres,...`` (``.ci/run`` sets it) changes that for the groups it
@@ -30,7 +32,7 @@ from collections import Counter
 import pytest
 
 VARIABLE = "REQUIRE_GROUPS"
-GROUPS = ("browser", "postgres", "redis", "load", "two_instances", "sdk", "putty")
+GROUPS = ("browser", "postgres", "redis", "load", "two_instances", "sdk", "putty", "gettext")
 SINGLE_GROUP_VARIABLES = {"REQUIRE_BROWSER": "browser", "REQUIRE_POSTGRES": "postgres"}
 # Marks a report whose skip was turned into a failure: the test did not run.
 SKIPPED_PROPERTY = "required_group_skipped"

@@ -25,6 +25,7 @@ from keypairs.mail import send_portal_mail
 from keypairs.models import AuditEvent, KeyPairRequest
 from keypairs.regions import region_label
 from keypairs.services._auditor import auditor_for
+from portal.languages import language_of
 
 MAIL_TEMPLATE = "expiry_reminder"
 DATE_FORMAT = "Y-m-d H:i T"
@@ -76,7 +77,8 @@ def keypair_remind_expiry(
         return Reminder(keypair_request, threshold, ReminderOutcome.NO_ADDRESS)
 
     context = _mail_context(keypair_request, expires_at=expires_at, days_left=days_left)
-    if not send_portal_mail(to=[owner.email], template=MAIL_TEMPLATE, context=context):
+    language = language_of(owner)  # loaded with the candidates (keypairs.key_age)
+    if not send_portal_mail(to=[owner.email], template=MAIL_TEMPLATE, context=context, language=language):
         KeyPairRequest.objects.filter(pk=keypair_request.pk, expiry_reminder_days=threshold).update(
             expiry_reminder_days=previous
         )

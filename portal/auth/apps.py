@@ -1,15 +1,17 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class PortalAuthConfig(AppConfig):
     name = "portal.auth"
     # "auth" is django.contrib.auth's label.
     label = "portal_auth"
-    verbose_name = "Sign-in"
+    verbose_name = _("Sign-in")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from portal import languages  # noqa: F401  (its sign-in receiver keeps each person's language)
         from portal.auth import audit_hooks
 
         audit_hooks.connect()

@@ -29,3 +29,22 @@ class Identity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+
+
+class PersonLanguage(models.Model):
+    """The language a person last chose or signed in with: mails to them are written in it.
+
+    A page takes its language from the request (portal/languages.py); a mail has no request, so
+    the person's choice is kept here, set by the language switch and at each sign-in.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="language"
+    )
+    # One of settings.LANGUAGES' codes ("en", "zh-hans"); not a choices field, so that adding a
+    # language needs no migration.
+    language = models.CharField(max_length=16)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} reads {self.language}"
