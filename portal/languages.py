@@ -16,8 +16,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
@@ -27,10 +28,15 @@ from portal.auth.models import PersonLanguage
 @login_not_required
 @require_POST
 def switch_language(request: HttpRequest) -> HttpResponse:
-    """Django's ``set_language`` (cookie, then back to ``next``), remembered for mails when signed in."""
-    response = set_language(request)
+    """Django's ``set_language`` (cookie, then back to the page), remembered for mails when signed in.
+
+    Only the portal's languages: Django's own check accepts any language Django has a catalogue for.
+    """
     chosen = request.POST.get("language", "")
-    if request.user.is_authenticated and chosen in dict(settings.LANGUAGES):
+    if chosen not in dict(settings.LANGUAGES):
+        return HttpResponseBadRequest(gettext("This portal has no such language."), content_type="text/plain")
+    response = set_language(request)
+    if request.user.is_authenticated:
         remember_language(request.user, chosen)
     return response
 
