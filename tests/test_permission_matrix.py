@@ -94,6 +94,11 @@ ROWS = [
     ("login", "get", "/accounts/login/", (302, 302, 302, 302, 200, 302, 302)),
     ("logout", "post", "/accounts/logout/", (302, 302, 302, 302, 302, 302, 302)),
     ("no_access", "get", "/accounts/no-access/", (403, 403, 403, 403, 403, 403, 403)),
+    # The language switch and the scripts' sentences: for anyone, signed in or not (the sign-in page
+    # has the switch too); an empty POST names no language the portal has (400, nothing changes).
+    ("switch_language", "post", "/language/", (400, 400, 400, 400, 400, 400, 400)),
+    ("switch_language", "get", "/language/", (405, 405, 405, 405, 405, 405, 405)),
+    ("javascript-catalog", "get", "/jsi18n/", (200, 200, 200, 200, 200, 200, 200)),
     ("oidc_authentication_init", "get", "/oidc/authenticate/", (404, 404, 404, 404, 404, 404, 404)),
     ("oidc_authentication_callback", "get", "/oidc/callback/?code=c&state=s", (404, 404, 404, 404, 404, 404, 404)),
     # Access requests (keypairs/views_access.py): the queue and decisions are for approvers,

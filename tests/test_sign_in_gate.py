@@ -61,7 +61,17 @@ GATED = [
 ]
 # The sign-in pages (portal/auth/): the OIDC ones answer 404 outside AUTH_MODE=oidc, the admin's
 # sends visitors to "login", "no_access" is the refusal page (tests/test_permission_matrix.py).
-OPEN = {"health", "login", "no_access", "admin_sign_in", "oidc_authentication_init", "oidc_authentication_callback"}
+# The language switch and the scripts' sentences serve the sign-in page too (portal/languages.py).
+OPEN = {
+    "health",
+    "login",
+    "no_access",
+    "admin_sign_in",
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
+    "switch_language",
+    "javascript-catalog",
+}
 
 
 def created_with_waiting_key(owner, *, public_id: uuid.UUID | None = None) -> tuple[KeyPairRequest, str]:

@@ -141,3 +141,13 @@ def test_dates_follow_the_language_and_name_the_zone(alice_client):
         assert formats.date_format(moment, "DATETIME_FORMAT") == "3 Dec 2026, 15:04 UTC"
     with translation.override("zh-hans"):
         assert formats.date_format(moment, "DATETIME_FORMAT") == "2026年12月3日 15:04 UTC"
+
+
+def test_the_scripts_sentences_are_served_to_anyone_and_cached_per_language(client):
+    english = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="en")
+    chinese = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+
+    assert english.status_code == chinese.status_code == 200
+    assert english["Content-Type"].startswith("text/javascript")
+    assert "max-age=86400" in chinese["Cache-Control"]
+    assert english.content != chinese.content  # each language its own catalogue, not the first one cached
