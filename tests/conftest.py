@@ -2,10 +2,23 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import translation
 
 from keypairs.sandbox import SandboxServer
 from tests.people import signed_in
 from tests.required_groups import RequiredGroups
+
+
+@pytest.fixture(autouse=True)
+def default_language_after_each_test():
+    """Each test starts in the default language (LANGUAGE_CODE).
+
+    LocaleMiddleware activates a request's language in the thread that serves it and leaves it
+    there: without this, a test client's request in Chinese would leave the next test of the same
+    worker rendering Chinese where it expects English.
+    """
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
