@@ -65,6 +65,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from keypairs.bcc import errors
@@ -77,7 +79,8 @@ from keypairs.bcc_cache import cache_call as _cache_call
 
 logger = logging.getLogger(__name__)
 
-BCC_UNREACHABLE = _("BCC could not be reached at {time} UTC; showing the portal's records")
+# {time} is the date, time and zone in the reader's language (DATETIME_FORMAT names the zone).
+BCC_UNREACHABLE = _("BCC could not be reached at {time}; showing the portal's records")
 
 # One attempt per call: see "Timeouts" above.
 PAGE_READ_ATTEMPTS = 1
@@ -176,7 +179,7 @@ class KeypairLookup:
 
 
 def unreachable_sentence(read_at: datetime) -> str:
-    return BCC_UNREACHABLE.format(time=read_at.astimezone(UTC).strftime("%H:%M"))
+    return BCC_UNREACHABLE.format(time=date_format(timezone.localtime(read_at), "DATETIME_FORMAT"))
 
 
 # --- The list page: one walk per region, shared ---------------------------------------------

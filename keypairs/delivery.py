@@ -53,7 +53,7 @@ from keypairs.ppk import PpkConversionFailed
 Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
 
-MESSAGE_NOT_FOUND = "There is no private key to download here."
+MESSAGE_NOT_FOUND = _("There is no private key to download here.")
 MESSAGE_ALREADY_DOWNLOADED = _(
     "This private key has already been downloaded, and it can be downloaded only once. "
     "If you did not download it, report it on the key pair's page, then delete the key pair there."
@@ -62,9 +62,9 @@ MESSAGE_EXPIRED = _(
     "This private key was not downloaded in time and has been erased. "
     "Delete the key pair on its page and create a new one."
 )
-MESSAGE_BAD_TOKEN = "This private key can be downloaded only in the browser that created the key pair."  # noqa: S105
-MESSAGE_DOWNLOADED = "Your private key is downloading. Keep it safe: it cannot be downloaded again."
-MESSAGE_NOT_HANDED_OUT = (
+MESSAGE_BAD_TOKEN = _("This private key can be downloaded only in the browser that created the key pair.")
+MESSAGE_DOWNLOADED = _("Your private key is downloading. Keep it safe: it cannot be downloaded again.")
+MESSAGE_NOT_HANDED_OUT = _(
     "The portal could not complete this download in its database, so it handed nothing out and changed "
     "nothing. If your private key was waiting, it still is: try again in a moment."
 )

@@ -16,6 +16,7 @@ from django import forms
 from django.db.models import Q, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from keypairs.models import KeyPairRequest
 from keypairs.regions import region_choices
@@ -69,6 +70,8 @@ class KeypairListFilterForm(forms.Form):
     state = forms.ChoiceField(label=_("State"), required=False)
 
     def __init__(self, *args, **kwargs) -> None:
+        # Django's ":" after each label, full-width in Chinese.
+        kwargs.setdefault("label_suffix", pgettext("after a form label", ":"))
         super().__init__(*args, **kwargs)
         self.fields["region"].choices = [("", _("All regions")), *region_choices()]
         self.fields["state"].choices = [("", _("All states")), *ListState.choices]

@@ -14,6 +14,7 @@ from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -26,10 +27,14 @@ from portal.auth.decorators import developer_required
 
 CHOOSE_NEW = _("Choose the key pair that replaces it.")
 CONFIRM = _("Tick the box to confirm that the old key pair is replaced on these instances and then deleted.")
-ROTATED = _(
-    "Key pair {new} now holds {count} instance(s) in place of {old}, and {old} is deleted. Sign in to them with "
-    "the new key pair's private key: BCC restarts a running instance for the new key to take effect, and a "
-    "stopped one takes it at its next start."
+ROTATED = ngettext_lazy(
+    "Key pair %(new)s now holds %(count)d instance in place of %(old)s, and %(old)s is deleted. Sign in to it "
+    "with the new key pair's private key: BCC restarts a running instance for the new key to take effect, and a "
+    "stopped one takes it at its next start.",
+    "Key pair %(new)s now holds %(count)d instances in place of %(old)s, and %(old)s is deleted. Sign in to them "
+    "with the new key pair's private key: BCC restarts a running instance for the new key to take effect, and a "
+    "stopped one takes it at its next start.",
+    "count",
 )
 
 
@@ -50,7 +55,7 @@ def keypair_rotate(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         result = rotation.keypair_rotate(user=request.user, old=old, new=new, origin=origin_of(request))
     except ServiceError as failure:
         return _render(request, old, new, error=failure.message, status=failure.http_status)
-    flash.success(request, str(ROTATED).format(new=new.name, old=old.name, count=len(result.bound)))
+    flash.success(request, ROTATED % {"new": new.name, "old": old.name, "count": len(result.bound)})
     return redirect("keypair_detail", public_id=new.public_id)
 
 

@@ -159,7 +159,7 @@ def test_a_region_with_bcc_down_is_unreachable_with_the_time_and_the_others_stil
     assert [region_state.region for region_state in state.unreachable] == [down]
     assert state.regions[down].keypairs is None
     assert state.regions[down].unreachable_sentence == (
-        "BCC could not be reached at 09:41 UTC; showing the portal's records"
+        "BCC could not be reached at 14 Mar 2025, 09:41 UTC; showing the portal's records"
     )
     for region in set(REGIONS) - {down}:
         assert state.regions[region].reached
@@ -180,7 +180,7 @@ def test_a_failed_read_is_cached_so_the_next_page_does_not_wait_for_bcc_again(db
     assert bcc_calls(portal_on_sandbox) == calls
     assert len(first.unreachable) == len(second.unreachable) == 3
     assert {region_state.unreachable_sentence for region_state in second.unreachable} == {
-        "BCC could not be reached at 09:41 UTC; showing the portal's records"
+        "BCC could not be reached at 14 Mar 2025, 09:41 UTC; showing the portal's records"
     }
 
 
@@ -316,7 +316,10 @@ def test_the_detail_read_says_unreachable_with_the_time_and_does_not_retry(db, p
     lookup = bcc_state.keypair_in_bcc(region="bj", keypair_id=keypair_id)
 
     assert lookup.presence is Presence.UNREACHABLE
-    assert lookup.unreachable_sentence == "BCC could not be reached at 09:41 UTC; showing the portal's records"
+    assert (
+        lookup.unreachable_sentence
+        == "BCC could not be reached at 14 Mar 2025, 09:41 UTC; showing the portal's records"
+    )
     assert [record.operation for record in portal_on_sandbox.request_log].count("get") == 1
 
 

@@ -49,7 +49,7 @@ def create(client: Client, *, name: str = "build-server", region: str = "bj", fo
 
 
 def page_says(response, sentence: str) -> bool:
-    return escape(sentence) in response.content.decode()
+    return escape(str(sentence)) in response.content.decode()
 
 
 def the_request() -> KeyPairRequest:

@@ -224,14 +224,14 @@ def test_its_page_shows_the_key_pair_and_how_to_use_it(alice_client, portal_on_s
     assert "build-server" in page
     assert "CI runners" in page
     assert "gz" in page
-    assert format_date(keypair_request.bcc_created_at, "Y-m-d H:i:s T") in page
+    assert format_date(keypair_request.bcc_created_at, "DATETIME_FORMAT") in page
     assert keypair_request.fingerprint_sha256 in page
     assert keypair_request.fingerprint_bcc in page
     # Both fingerprints say which hash they are, so that either can be matched with ssh-keygen -E.
     assert "<dt>Fingerprint (SHA256)</dt>" in page
     assert f'<dt>BCC fingerprint (MD5)</dt><dd><code id="fingerprint-bcc">{keypair_request.fingerprint_bcc}<' in page
     assert keypair_request.public_key in page
-    assert format_date(keypair_request.delivery.expires_at, "Y-m-d H:i:s T") in page
+    assert format_date(keypair_request.delivery.expires_at, "DATETIME_FORMAT") in page
     assert ONLY_CHANCE in page
     assert "chmod 400 build-server.pem" in page
     assert "ssh -i build-server.pem" in page

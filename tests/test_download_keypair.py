@@ -131,7 +131,7 @@ def test_the_page_then_says_when_and_from_where(alice_client, alices):
     page = response.content.decode()
     assert response.status_code == 200
     assert "Downloaded at" in page
-    assert format_date(reload(alices).claimed_at, "Y-m-d H:i:s T") in page
+    assert format_date(reload(alices).claimed_at, "DATETIME_FORMAT") in page
     assert "from 127.0.0.1." in page
     assert 'id="download-button"' not in page
     assert 'id="report-button"' in page

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from keypairs.models import KeyPairRequest
 from tests.import_flow import ec_key, import_key, public_line
@@ -32,7 +33,12 @@ def expiring(record: KeyPairRequest, days: int) -> str:
     made = timezone.now() - timedelta(days=MAX_AGE_DAYS - days, hours=1)
     KeyPairRequest.objects.filter(pk=record.pk).update(bcc_created_at=made)
     expires = timezone.localtime(made + timedelta(days=MAX_AGE_DAYS))
-    return expires.strftime("%Y-%m-%d %H:%M") + " UTC"
+    return date_format(expires, "DATETIME_FORMAT")
+
+
+def day_of(written: str) -> str:
+    """The day of a time as ``expiring`` returns it: "12 Jan 2027, 14:13 UTC" -> "12 Jan 2027"."""
+    return written.split(",")[0]
 
 
 def rows(response) -> dict[str, str]:
@@ -68,11 +74,11 @@ def test_the_list_says_when_each_key_pair_expires_and_marks_those_close_or_past(
 
     assert response.status_code == 200
     found = rows(response)
-    assert f"Expires on {far_at[:10]} (in 40 days)" in found["far"]
+    assert f"Expires on {day_of(far_at)} (in 40 days)" in found["far"]
     assert f'title="{far_at}"' in response.content.decode()
     assert "Expires soon" not in found["far"] and "Too old" not in found["far"]
-    assert f"Expires soon Expires on {near_at[:10]} (in 5 days)" in found["near"]
-    assert f"Too old Expired 3 days ago, on {past_at[:10]} : to be flagged for a decision" in found["past"]
+    assert f"Expires soon Expires on {day_of(near_at)} (in 5 days)" in found["near"]
+    assert f"Too old Expired 3 days ago, on {day_of(past_at)} : to be flagged for a decision" in found["past"]
     assert "Expired 10 days ago" in found["flagged"]
     assert "flagged for a decision" in found["flagged"] and "to be flagged" not in found["flagged"]
     assert 'class="badge key-expiring"' in response.content.decode()

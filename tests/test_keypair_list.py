@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from keypairs.audit import Origin
 from keypairs.delivery import ClaimOutcome, delivery_claim, delivery_create, delivery_report
@@ -117,8 +118,10 @@ def test_every_time_in_the_list_has_its_date_and_zone(alice):
 
     expires = timezone.localtime(waiting_one.delivery.expires_at)
     claimed = timezone.localtime(downloaded_one.delivery.claimed_at)
-    assert f"until {expires:%Y-%m-%d %H:%M} UTC" in found["waiting-one"]
-    assert f"{claimed:%Y-%m-%d %H:%M} UTC" in found["downloaded-one"]
+    # DATETIME_FORMAT names the zone: "until 3 Dec 2026, 15:22 UTC", never a bare "until 15:22".
+    assert f"until {date_format(expires, 'DATETIME_FORMAT')}" in found["waiting-one"]
+    assert date_format(expires, "DATETIME_FORMAT").endswith(" UTC")
+    assert date_format(claimed, "DATETIME_FORMAT") in found["downloaded-one"]
 
 
 def test_the_newest_comes_first(alice):

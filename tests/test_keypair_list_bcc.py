@@ -28,7 +28,7 @@ LIST_URL = reverse("keypair_list")
 Action = AuditEvent.Action
 Status = KeyPairRequest.Status
 FROZEN = datetime(2025, 3, 14, 9, 41, 27, tzinfo=UTC)
-UNREACHABLE_AT_0941 = "BCC could not be reached at 09:41 UTC; showing the portal&#x27;s records"
+UNREACHABLE_AT_0941 = "BCC could not be reached at 14 Mar 2025, 09:41 UTC; showing the portal&#x27;s records"
 
 
 def public_key() -> str:

@@ -88,7 +88,7 @@ def test_rotation_binds_the_new_key_pair_everywhere_then_deletes_the_old_one(
     # She replaced her own key pair: nobody is mailed about it.
     assert smtp_server.mails_to("alice@example.com") == []
     page = alice_client.get(response["Location"])
-    assert page_says(page, "new-key now holds 2 instance(s) in place of old-key")
+    assert page_says(page, "new-key now holds 2 instances in place of old-key")
 
 
 def test_a_step_that_fails_stops_before_the_delete_and_the_rotation_continues_later(

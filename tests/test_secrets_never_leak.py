@@ -321,7 +321,7 @@ def test_a_private_key_that_came_after_reconciliation_leaks_nothing(
     visit(secrets, alice_client.get(reverse("keypair_list")))
 
     assert response.status_code == 504
-    assert escape(messages.ANSWER_TOO_LATE) in response.content.decode()
+    assert escape(str(messages.ANSWER_TOO_LATE)) in response.content.decode()
     assert "private key 1" in secrets.texts, "the spy saw no private key: this test would prove nothing"
     assert not Delivery.objects.exists()
     assert portal_on_sandbox.keypairs() == []

@@ -21,6 +21,8 @@ No message ever holds a secret, a header or a body; BCC's own error message is k
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 # --- BCC error codes (shared/reference/bcc-keypair-api.md) ------------------------------
 KEYPAIR_NAME_INVALID = "Keypair.KeypairNameInvalid"
 KEYPAIR_DESCRIPTION_INVALID = "Keypair.KeypairDescriptionInvalid"
@@ -57,6 +59,37 @@ BAD_RESPONSE = "BCC's answer could not be read (HTTP {status})."
 OUTCOME_UNKNOWN_CREATE = "BCC did not answer; the key pair may or may not have been created."
 OUTCOME_UNKNOWN_IMPORT = "BCC did not answer; the key pair may or may not have been imported."
 API_ERROR = "BCC refused the request: {code} (HTTP {status})."
+
+
+# --- What a person reads ----------------------------------------------------------------------
+# The messages above are the operators' (logs, audit rows: English). A page that says why BCC
+# could not be reached words the same failures in the reader's language, as the middle of a
+# sentence ("BCC could not be reached (connecting to BCC timed out).").
+_REASONS = {
+    CONNECT_REFUSED: _("could not connect to BCC"),
+    NAME_NOT_RESOLVED: _("could not find BCC's address (DNS lookup failed)"),
+    CONNECT_TIMED_OUT: _("connecting to BCC timed out"),
+    READ_TIMED_OUT: _("BCC did not answer in time"),
+    TLS_HANDSHAKE_FAILED: _("the TLS handshake failed"),
+    TLS_CERTIFICATE_NOT_TRUSTED: _("the TLS handshake failed: BCC's certificate is not trusted"),
+    CONNECTION_LOST: _("the connection to BCC was lost before it answered"),
+}
+BAD_RESPONSE_REASON = _("BCC's answer could not be read (HTTP {status})")
+OUTCOME_UNKNOWN_REASON = _("BCC did not answer")
+
+
+def reason_for_people(error: BccError) -> str | None:
+    """Why a call failed without an answer, in the reader's language: the middle of a sentence.
+
+    None for an error these sentences do not cover (the caller then says it its own way).
+    """
+    if isinstance(error, BccBadResponseError):
+        return BAD_RESPONSE_REASON.format(status=error.status)
+    if isinstance(error, BccOutcomeUnknown):
+        return str(OUTCOME_UNKNOWN_REASON)
+    # The transport's message is one of the fixed sentences above, so it names the failure exactly.
+    reason = _REASONS.get(str(error))
+    return str(reason) if reason is not None else None
 
 
 class BccError(Exception):

@@ -43,6 +43,9 @@ def input_refusal(error: BccApiError, *, code: str) -> ServiceFailed | None:
 
 def transport_reason(error: BccError) -> str:
     """Why BCC could not be reached, as the middle of a sentence: "connecting to BCC timed out"."""
+    said = errors.reason_for_people(error)
+    if said is not None:
+        return said
     reason = str(error).split(";")[0].rstrip(".")
     return reason[:1].lower() + reason[1:]
 

@@ -28,6 +28,7 @@ from keypairs.bcc import errors
 from keypairs.bcc.errors import BccApiError, BccError
 from keypairs.bcc.factory import get_client
 from keypairs.models import AuditEvent, KeyPairRequest
+from keypairs.sentences import two_sentences
 from keypairs.services import _owned
 from keypairs.services._auditor import auditor_for
 from keypairs.services.bcc_failures import error_code, input_refusal
@@ -105,7 +106,7 @@ def keypair_change(
             _change(keypair_request, field="description", new=description, user=user, origin=origin)
         except ServiceFailed as failure:
             if renamed:
-                failure.message = f"{RENAMED_ONLY} {failure.message}"
+                failure.message = two_sentences(RENAMED_ONLY, failure.message)
                 failure.args = (failure.message,)
             raise
         return ChangeResult(keypair_request, renamed=renamed, description_changed=True)

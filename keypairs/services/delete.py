@@ -45,6 +45,7 @@ from keypairs.bcc.factory import get_client
 from keypairs.bcc_state import Presence, keypair_in_bcc
 from keypairs.delivery import delivery_wipe
 from keypairs.models import AuditEvent, KeyPairRequest
+from keypairs.sentences import two_sentences
 from keypairs.services import _owned
 from keypairs.services._auditor import auditor_for
 from keypairs.services.bcc_failures import error_code
@@ -117,7 +118,7 @@ class DeleteResult:
     @property
     def message(self) -> str:
         said = (ALREADY_GONE if self.already_gone else DELETED).format(name=self.keypair_request.name)
-        return f"{said} {PRIVATE_KEY_ERASED}" if self.private_key_erased else str(said)
+        return two_sentences(said, PRIVATE_KEY_ERASED) if self.private_key_erased else str(said)
 
 
 def keypair_delete(*, user, keypair_request: KeyPairRequest, origin: Origin) -> DeleteResult:
@@ -211,7 +212,9 @@ def _failure_for(
     """The sentence for a delete BCC refused or never answered."""
     if isinstance(error, BccApiError) and error.code == errors.DELETE_KEYPAIR_IN_USE:
         said = IN_USE if bound is None else IN_USE_COUNTED % {"count": bound}
-        return ServiceFailed(f"{said} {IN_USE_NEXT}", http_status=409, code=code, keypair_request=keypair_request)
+        return ServiceFailed(
+            two_sentences(said, IN_USE_NEXT), http_status=409, code=code, keypair_request=keypair_request
+        )
     return _owned.failure_for(FAILURES, error, code=code, reference=reference, keypair_request=keypair_request)
 
 

@@ -176,7 +176,14 @@ def browser_log() -> BrowserLog:
 
 
 @pytest.fixture
-def browser_context(browser, live_server, browser_log, monkeypatch, request):
+def browser_context_options() -> dict:
+    """More options of ``browser.new_context``; a test module overrides this fixture for, say,
+    ``{"locale": "zh-CN"}`` (Chromium then sends Accept-Language: zh-CN)."""
+    return {}
+
+
+@pytest.fixture
+def browser_context(browser, live_server, browser_log, monkeypatch, request, browser_context_options):
     """A fresh browser profile (no cookies) pointed at the live server, accepting downloads.
 
     Relative URLs in ``page.goto`` resolve against the live server. The context is closed,
@@ -189,7 +196,7 @@ def browser_context(browser, live_server, browser_log, monkeypatch, request):
     request.node.user_properties.append((CHROMIUM_VERSION_PROPERTY, browser.version))
     _playwright_loop.restore()
     try:
-        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True, **browser_context_options)
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         browser_log.watch(context)
         try:

@@ -90,7 +90,7 @@ def test_alice_replaces_her_key_pair_on_its_instances(page, browser_log, alice, 
     page.get_by_role("button", name="Replace it, then delete it").click()
 
     expect(page).to_have_url(re.compile(rf"/keypairs/{new.public_id}/$"))
-    expect(page.locator(".messages")).to_contain_text("new-key now holds 2 instance(s) in place of old-key")
+    expect(page.locator(".messages")).to_contain_text("new-key now holds 2 instances in place of old-key")
     assert holders() == {"i-web1": new.keypair_id, "i-web2": new.keypair_id}
     old.refresh_from_db()
     assert old.status == KeyPairRequest.Status.DELETED
