@@ -33,6 +33,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from keypairs import access_policy
 from keypairs.audit import Origin
@@ -247,8 +248,9 @@ def describe_duration(duration: timedelta) -> str:
     """``8 hours``, ``3 days``: a rule's limit as people say it (whole hours; rules are set in hours or days)."""
     hours = math.ceil(duration.total_seconds() / 3600)
     if hours % 24 == 0:
-        return _("{count} day(s)").format(count=hours // 24)
-    return _("{count} hour(s)").format(count=hours)
+        days = hours // 24
+        return ngettext("{count} day", "{count} days", days).format(count=days)
+    return ngettext("{count} hour", "{count} hours", hours).format(count=hours)
 
 
 def _lock_seconds() -> int:
