@@ -13,18 +13,27 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from keypairs.bcc.factory import get_client
 from keypairs.models import AccessRequest, AccessRule
 from portal.auth.models import Identity
 from tests.access_world import approver, pending_request
 from tests.i18n.english import english_sentences
-from tests.offboarding_world import made
+from tests.i18n.keypairs_recorded import imported
+from tests.i18n.keypairs_recorded import recorded as made
 from tests.people import signed_in
 from tests.sandbox_instances import linux_instances, windows_instances
 
 pytestmark = pytest.mark.usefixtures("portal_on_sandbox")
+
+
+@pytest.fixture(autouse=True)
+def default_language_after():
+    """The test client's requests in Chinese leave Chinese active in this thread: not for the next test."""
+    yield
+    translation.deactivate()
+
 
 # The person's own words (a request's reason, as tests.access_world writes it) are not the portal's.
 THEIR_WORDS = ("deploying the release",)
@@ -82,7 +91,7 @@ def region(alice, bob, portal_on_sandbox):
     client.attach_keypair(made(bob, "bobs").keypair_id, instance_ids=["i-bobs"])
     client.attach_keypair(made(alice, "other").keypair_id, instance_ids=["i-mine"])
     client.attach_keypair(web.keypair_id, instance_ids=["i-here"])
-    client.attach_keypair(client.create_keypair(name="console-made").keypair_id, instance_ids=["i-console"])
+    client.attach_keypair(imported("console-made"), instance_ids=["i-console"])
     return web
 
 
@@ -222,13 +231,15 @@ def test_a_pending_request_for_the_approver_and_for_the_requester_is_in_chinese(
 
 def test_deciding_and_its_errors_are_in_chinese(alice, portal_on_sandbox):
     request = waiting(alice, portal_on_sandbox)
-    carol = in_chinese(signed_in(approver()))
+    carol_user = approver()
+    carol = in_chinese(signed_in(carol_user))
 
     refused = carol.post(f"{detail_url(request)}deny", {"reason": ""})
     assert refused.status_code == 400 and "请说明拒绝的原因" in no_english(refused)
 
-    alice_approves = in_chinese(signed_in(approver("alice")))
-    own = alice_approves.post(f"{detail_url(request)}approve", {"reason": ""})
+    # Carol's own request, on Alice's key pair: nobody decides their own.
+    hers = pending_request(carol_user, request.keypair_request, ["i-web1"], created_at=timezone.now())
+    own = carol.post(f"{detail_url(hers)}approve", {"reason": ""})
     assert own.status_code == 403 and "任何人都不能审批自己的访问申请" in no_english(own)
 
     approved = carol.post(f"{detail_url(request)}approve", {"reason": "可以"}, follow=True)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from io import StringIO
 
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from keypairs.management.commands.enforce_key_policy import NOTHING_TO_DO, SUMMARY_NOT_SENT, SUMMARY_SENT
@@ -109,7 +109,8 @@ def test_the_mail_about_a_person_leaving_says_when_and_what(alice, pat, portal_o
 
     [mail] = smtp_server.mails_to("pat@example.com")
     assert mail.subject == "alice left: what happens to their key pairs"
-    when = date_format(timezone.localtime(departure.delete_after), "DATETIME_FORMAT")
+    with translation.override("en"):  # the mail's language: Pat never chose one
+        when = date_format(timezone.localtime(departure.delete_after), "DATETIME_FORMAT")
     assert f"will be deleted on {when}," in mail.body
     assert f"- web ({web.keypair_id}, bj)" in mail.body
     assert "/admin/keypairs/flagged/?reason=owner_left" in mail.body
