@@ -161,7 +161,7 @@ def test_the_bind_result_says_each_outcome_in_chinese(alice, groups, region):
     }
     html = no_english(in_chinese(signed_in(alice)).post(bind_url(region), form))
 
-    assert "已绑定。" in html and "等待审批（规则 db）" in html and "已绑定此密钥对：无需操作。" in html
+    assert "绑定成功。" in html and "等待审批（规则 db）" in html and "已绑定此密钥对：无需操作。" in html
     assert "带有标签 team=ops 的实例" in html and "BCC 在 bj 地域中没有该实例" in html
     assert "后续步骤" in html and "ssh -i web.pem" in html
     assert AccessRequest.objects.get().instance_ids == ["i-db"]
