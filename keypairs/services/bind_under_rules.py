@@ -31,7 +31,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -135,7 +135,10 @@ def _bind(actor, keypair_request, ids, duration, confirm_replace, reason, origin
     plan = _plan(actor, keypair_request, ids, found)
     refused = [outcome for outcome in plan.outcomes.values() if outcome.state == "refused"]
     if refused:
-        detail = "; ".join(f"{outcome.instance_id}: {outcome.sentence}" for outcome in refused)
+        # The person read the refusals in their language; the audit log is the operators', in English.
+        with translation.override("en"):
+            said = _plan(actor, keypair_request, ids, found).outcomes
+        detail = "; ".join(f"{outcome.instance_id}: {said[outcome.instance_id].sentence}" for outcome in refused)
         audit(action=Action.BIND_FAILED, outcome=Outcome.DENIED, detail=f"refused by the access rules: {detail}")
     _check_before_sending(keypair_request, plan, duration=duration, confirm_replace=confirm_replace, reason=reason)
 

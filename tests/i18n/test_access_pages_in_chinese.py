@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from keypairs.bcc.factory import get_client
-from keypairs.models import AccessRequest, AccessRule
+from keypairs.models import AccessRequest, AccessRule, AuditEvent
 from portal.auth.models import Identity
 from tests.access_world import approver, pending_request
 from tests.i18n.english import english_sentences
@@ -165,6 +165,11 @@ def test_the_bind_result_says_each_outcome_in_chinese(alice, groups, region):
     assert "带有标签 team=ops 的实例" in html and "BCC 在 bj 地域中没有该实例" in html
     assert "后续步骤" in html and "ssh -i web.pem" in html
     assert AccessRequest.objects.get().instance_ids == ["i-db"]
+    # The audit log stays the operators', in English.
+    [refusal] = AuditEvent.objects.filter(action="bind_failed", outcome="denied")
+    assert "i-other: No access rule lets your groups (" in refusal.detail
+    assert "bind to instances in bj tagged team=ops" in refusal.detail
+    assert "i-gone: BCC has no such instance in bj" in refusal.detail
 
 
 def test_unbinding_and_its_notice_are_in_chinese(alice, groups, region):
