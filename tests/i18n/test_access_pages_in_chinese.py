@@ -9,6 +9,7 @@ sentence may be left (``tests.i18n.english``); ids, names and the person's own w
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -249,7 +250,8 @@ def test_deciding_and_its_errors_are_in_chinese(alice, portal_on_sandbox):
 
     approved = carol.post(f"{detail_url(request)}approve", {"reason": "可以"}, follow=True)
     html = no_english(approved)
-    assert "已批准。已绑定到：i-web1。" in html and "已批准" in html and "至 " not in html
+    assert "已批准。已绑定到：i-web1。" in html and re.search(r"carol，于 \d{4}年.* UTC：可以", html)
+    assert "i-web1</code>: 已绑定" in html
 
     again = carol.post(f"{detail_url(request)}deny", {"reason": "晚了"})
     assert again.status_code == 409 and "该申请已不再等待审批：当前状态为已批准。" in no_english(again)
@@ -280,3 +282,5 @@ def test_a_decided_request_is_in_chinese(alice, portal_on_sandbox, status):
         html = no_english(in_chinese(client).get(detail_url(request)))
         label = {"denied": "已拒绝", "expired": "未审批已过期", "withdrawn": "已撤回"}[status]
         assert label in html and "年" in html and "UTC" in html
+        if status == "denied":
+            assert re.search(r"carol，于 \d{4}年.* UTC：不是本周", html)
