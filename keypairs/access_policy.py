@@ -26,9 +26,16 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from keypairs.bcc.models import BINDABLE_STATUSES, Instance
+from keypairs.bcc_instances import status_label
 from keypairs.models import AccessRule
 
-NO_RULE = _("No access rule lets your groups ({groups}) bind to instances in {region} {described}: ask a portal admin.")
+# Whole sentences, one per way of selecting an instance: Chinese puts "tagged ..." before the noun.
+NO_RULE_TAGGED = _(
+    "No access rule lets your groups ({groups}) bind to instances in {region} tagged {tags}: ask a portal admin."
+)
+NO_RULE_NAMED = _(
+    "No access rule lets your groups ({groups}) bind to instances in {region} named {name}: ask a portal admin."
+)
 NOT_LINUX = _("BCC binds key pairs to Linux instances only.")
 NOT_BINDABLE_STATUS = _("BCC binds key pairs only to running or stopped instances; this one is {status}.")
 NOT_FOUND = _("BCC has no such instance in {region} (it may have been released).")
@@ -159,15 +166,14 @@ def unavailable_sentence(instance: Instance) -> str:
     if instance.is_windows:
         return str(NOT_LINUX)
     if instance.status not in BINDABLE_STATUSES:
-        return NOT_BINDABLE_STATUS.format(status=instance.status or gettext("in an unknown state"))
+        return NOT_BINDABLE_STATUS.format(status=status_label(instance.status) or gettext("in an unknown state"))
     return ""
 
 
 def no_rule_sentence(*, groups: Iterable[str], region: str, instance: Instance) -> str:
     """The rule a person would need: "... bind to instances in bj tagged team=web: ask a portal admin"."""
-    if instance.tags:
-        described = gettext("tagged {tags}").format(tags=", ".join(f"{k}={v}" if v else k for k, v in instance.tags))
-    else:
-        described = gettext("named {name}").format(name=instance.name or instance.instance_id)
     names = ", ".join(sorted(groups)) or gettext("none")
-    return NO_RULE.format(groups=names, region=region, described=described)
+    if instance.tags:
+        tags = ", ".join(f"{k}={v}" if v else k for k, v in instance.tags)
+        return NO_RULE_TAGGED.format(groups=names, region=region, tags=tags)
+    return NO_RULE_NAMED.format(groups=names, region=region, name=instance.name or instance.instance_id)

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from keypairs.bcc.client import MAX_PAGE_SIZE
 from keypairs.bcc.errors import BccError
@@ -39,6 +40,22 @@ from keypairs.bcc_cache import bcc_account, cache_call
 logger = logging.getLogger(__name__)
 
 BCC_UNREACHABLE = _("BCC could not be reached at {time} UTC.")
+# BCC's instance states as its console names them (bcc-keypair-api.md lists the values); a state
+# not listed here is shown as BCC spells it.
+STATUS_LABELS = {
+    "Running": pgettext_lazy("instance state", "Running"),
+    "Starting": pgettext_lazy("instance state", "Starting"),
+    "Stopping": pgettext_lazy("instance state", "Stopping"),
+    "Stopped": pgettext_lazy("instance state", "Stopped"),
+    "Deleted": pgettext_lazy("instance state", "Deleted"),
+    "Scaling": pgettext_lazy("instance state", "Scaling"),
+    "Expired": pgettext_lazy("instance state", "Expired"),
+    "Error": pgettext_lazy("instance state", "Error"),
+    "SnapshotProcessing": pgettext_lazy("instance state", "Snapshot in progress"),
+    "ImageProcessing": pgettext_lazy("instance state", "Image in progress"),
+    "ChangeVpc": pgettext_lazy("instance state", "Changing VPC"),
+    "Recycled": pgettext_lazy("instance state", "Recycled"),
+}
 # One attempt per read: see the module docstring.
 PAGE_READ_ATTEMPTS = 1
 _LIST_KEY = "keypairs:bcc-instances:{account}:{region}"
@@ -64,6 +81,12 @@ class RegionInstances:
         if self.reached:
             return None
         return BCC_UNREACHABLE.format(time=self.read_at.astimezone(UTC).strftime("%H:%M"))
+
+
+def status_label(status: str) -> str:
+    """An instance's state in the reader's language ("Running": 运行中); an unknown one as BCC says it."""
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status
 
 
 def instances_in_region(*, region: str, fresh: bool = False) -> RegionInstances:

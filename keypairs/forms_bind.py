@@ -19,7 +19,8 @@ MAX_CHOSEN = 100
 MAX_HOURS = 24 * 366
 
 BAD_INSTANCE = _("That is not an instance this page offered.")
-TOO_MANY = _("Choose at most %(count)s instances at once.") % {"count": MAX_CHOSEN}
+# Its count is a ValidationError param: ``%`` on a lazy string here would translate it at import.
+TOO_MANY = _("Choose at most %(count)s instances at once.")
 
 
 class InstanceIdsField(forms.Field):
@@ -30,7 +31,7 @@ class InstanceIdsField(forms.Field):
     def to_python(self, value):
         values = [str(item).strip() for item in (value or []) if str(item).strip()]
         if len(values) > MAX_CHOSEN:
-            raise forms.ValidationError(TOO_MANY)
+            raise forms.ValidationError(TOO_MANY, params={"count": MAX_CHOSEN})
         if any(not INSTANCE_ID.match(item) for item in values):
             raise forms.ValidationError(BAD_INSTANCE)
         return list(dict.fromkeys(values))

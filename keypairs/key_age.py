@@ -134,6 +134,7 @@ class KeyAgeRun:
     on expired key pairs."""
 
     reminded: list[str] = field(default_factory=list)
+    reminded_for_mail: list = field(default_factory=list)  # the same, lazy: in each admin's language
     steps: list[PolicyStep] = field(default_factory=list)
     # Reminders due but not delivered (no address, the mail server refused): the command's exit status.
     mail_failures: int = 0
@@ -162,6 +163,7 @@ def enforce_key_age(*, now: datetime, origin: Origin) -> KeyAgeRun:
             )
             if reminder.outcome is not ReminderOutcome.ALREADY_SENT:
                 run.reminded.append(reminder.line)
+                run.reminded_for_mail.append(reminder.mail_line)
             if reminder.outcome in (ReminderOutcome.NO_ADDRESS, ReminderOutcome.NOT_DELIVERED):
                 run.mail_failures += 1
     return run

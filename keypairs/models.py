@@ -16,6 +16,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class KeyPairRequest(models.Model):
@@ -372,9 +373,9 @@ class Departure(models.Model):
     """
 
     class Route(models.TextChoices):
-        DEACTIVATED = "deactivated", "Deactivated in the portal"
-        ROLE_LOST = "role_lost", "Identity provider no longer grants the developer role"
-        SIGN_IN_REFUSED = "sign_in_refused", "Identity provider refused the sign-in"
+        DEACTIVATED = "deactivated", _("Deactivated in the portal")
+        ROLE_LOST = "role_lost", _("Identity provider no longer grants the developer role")
+        SIGN_IN_REFUSED = "sign_in_refused", _("Identity provider refused the sign-in")
         OFFBOARDED = "offboarded", "manage.py offboard"
 
     person = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="departure")
@@ -439,11 +440,11 @@ class AccessRequest(models.Model):
     """A developer's request to bind a key pair to instances under a rule that requires approval."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for approval"
-        APPROVED = "approved", "Approved"
-        DENIED = "denied", "Denied"
-        EXPIRED = "expired", "Expired undecided"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", _("Approved")
+        DENIED = "denied", _("Denied")
+        EXPIRED = "expired", _("Expired undecided")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests")
@@ -485,9 +486,9 @@ class InstanceBinding(models.Model):
     """
 
     class State(models.TextChoices):
-        BOUND = "bound", "Bound"
-        UNBOUND = "unbound", "Unbound"
-        REPLACED = "replaced", "Replaced by another key pair"
+        BOUND = "bound", _("Bound")
+        UNBOUND = "unbound", _("Unbound")
+        REPLACED = "replaced", _("Replaced by another key pair")
 
     keypair_request = models.ForeignKey(KeyPairRequest, on_delete=models.PROTECT, related_name="bindings")
     region = models.CharField(max_length=16)

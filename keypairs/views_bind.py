@@ -27,7 +27,7 @@ from keypairs import access_policy, selectors, services
 from keypairs.access_policy import Choice
 from keypairs.audit import origin_of
 from keypairs.bcc.models import Instance
-from keypairs.bcc_instances import instances_in_region
+from keypairs.bcc_instances import instances_in_region, status_label
 from keypairs.forms_bind import InstanceUnbindForm, KeyPairBindForm
 from keypairs.models import AccessRule, KeyPairRequest
 from keypairs.services.bind_under_rules import describe_duration, keypair_bind_under_rules
@@ -51,6 +51,7 @@ class Row:
     holder: str
     held_by_another: bool
     held_by_this: bool
+    status: str = ""  # BCC's state in the reader's language (``bcc_instances.status_label``)
 
 
 @developer_required
@@ -186,10 +187,11 @@ def _limit(rule: AccessRule) -> str:
 
 def _row(choice: Choice, keypair_request: KeyPairRequest, user, holders: dict[str, KeyPairRequest]) -> Row:
     held = choice.instance.keypair_id or ""
+    status = status_label(choice.instance.status)
     if not held:
-        return Row(choice.instance, choice, _("none"), held_by_another=False, held_by_this=False)
+        return Row(choice.instance, choice, _("none"), held_by_another=False, held_by_this=False, status=status)
     if held == keypair_request.keypair_id:
-        return Row(choice.instance, choice, _("this key pair"), held_by_another=False, held_by_this=True)
+        return Row(choice.instance, choice, _("this key pair"), held_by_another=False, held_by_this=True, status=status)
     record = holders.get(held)
     if record is None:
         name = choice.instance.keypair_name or held
@@ -198,4 +200,4 @@ def _row(choice: Choice, keypair_request: KeyPairRequest, user, holders: dict[st
         holder = _("yours: %(name)s") % {"name": record.name}
     else:
         holder = _("someone else's: %(owner)s (%(name)s)") % {"owner": record.owner.get_username(), "name": record.name}
-    return Row(choice.instance, choice, holder, held_by_another=True, held_by_this=False)
+    return Row(choice.instance, choice, holder, held_by_another=True, held_by_this=False, status=status)

@@ -239,7 +239,7 @@ def test_a_time_limited_rule_needs_a_duration_within_it(alice, alice_client, tea
     too_long = alice_client.post(bind_url(web), {"instance": ["i-web1"], "duration_hours": "9"})
 
     assert missing.status_code == too_long.status_code == 400
-    assert "allows access for at most 8 hour(s)" in page(too_long)
+    assert "allows access for at most 8 hours" in page(too_long)
     assert attaches(portal_on_sandbox) == []
 
     assert alice_client.post(bind_url(web), {"instance": ["i-web1"], "duration_hours": "8"}).status_code == 200

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from keypairs.audit import Origin
 from keypairs.models import AuditEvent, Departure, KeyPairRequest
@@ -74,7 +75,7 @@ def test_the_owner_is_mailed_fourteen_and_three_days_before_and_never_twice(alic
 
 def test_the_mail_says_what_where_when_and_what_to_do_in_the_portals_voice(alice, smtp_server):
     record = aged(alice, "build-server", days_old=1, region="gz")
-    expires = timezone.localtime(days_before_expiry(record, 0)).strftime("%Y-%m-%d %H:%M")
+    expires = date_format(timezone.localtime(days_before_expiry(record, 0)), "DATETIME_FORMAT")
 
     run_at(days_before_expiry(record, 13.5))
 
@@ -84,7 +85,7 @@ def test_the_mail_says_what_where_when_and_what_to_do_in_the_portals_voice(alice
     assert body.startswith("Hello Alice Liddell,")
     assert record.keypair_id in body
     assert "Guangzhou (gz)" in body
-    assert f"{expires} UTC" in body
+    assert expires in body and expires.endswith("UTC")
     assert f"{PORTAL_BASE_URL}/keypairs/{record.public_id}/" in body
     assert f"{PORTAL_BASE_URL}/keypairs/new" in body
     assert "Create a new key pair" in body

@@ -38,6 +38,9 @@ from datetime import datetime
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.text import format_lazy
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from keypairs.access_mail import mail_person
@@ -61,9 +64,11 @@ OWN_REQUEST = _("Nobody decides their own access request: another approver must 
 REASON_REQUIRED = _("Say why you deny it: the requester reads your reason.")
 REASON_TOO_LONG = _("The reason may be at most {limit} characters long.")
 ALREADY_DECIDED = _("This request is no longer waiting for a decision: it is {status}. Nothing was changed.")
-PAST_DECIDE_BY = _("This request waited past its decide-by time ({when} UTC) and can no longer be decided.")
+PAST_DECIDE_BY = _("This request waited past its decide-by time ({when}) and can no longer be decided.")
 NOT_APPROVED = _("Only an approved request is bound; this one is {status}.")
 NOTHING_TO_RETRY = _("Every instance of this request was bound already: nothing to retry.")
+READ_MISCONFIGURED = _("the portal's BCC settings are incomplete")
+READ_REFUSED = _("BCC refused")
 NO_INSTANCE_LEFT = _("BCC no longer has any of these instances (they may have been released); nothing was bound.")
 CANNOT_READ = _(
     "The portal could not read the instances from BCC ({reason}), so nothing was bound. "
@@ -82,6 +87,7 @@ class BindOutcome:
 
     bound: tuple[str, ...] = ()
     not_bound: tuple[str, ...] = ()
+    # Lazy where it can be: the requester's mail says it in their language, the approver's page in theirs.
     failure: str = ""
 
 
@@ -149,7 +155,7 @@ def bind_approved(*, actor, access_request: AccessRequest, origin: Origin, now: 
     try:
         targets = _read_instances(access_request.region, wanted)
     except (BccError, ImproperlyConfigured) as error:
-        failure = str(CANNOT_READ).format(reason=_reason(error))
+        failure = format_lazy(CANNOT_READ, reason=_reason(error))
         audit_record(
             action=Action.BIND_FAILED,
             outcome=Outcome.FAILURE,
@@ -164,7 +170,7 @@ def bind_approved(*, actor, access_request: AccessRequest, origin: Origin, now: 
         return BindOutcome(not_bound=tuple(wanted), failure=failure)
     gone = tuple(instance_id for instance_id in wanted if instance_id not in {t.instance_id for t in targets})
     if not targets:
-        return BindOutcome(not_bound=gone, failure=str(NO_INSTANCE_LEFT))
+        return BindOutcome(not_bound=gone, failure=NO_INSTANCE_LEFT)
     expires_at = now + access_request.duration if access_request.duration else None
     try:
         result = keypair_bind(
@@ -179,7 +185,7 @@ def bind_approved(*, actor, access_request: AccessRequest, origin: Origin, now: 
     except ServiceError as error:  # audited by the binding service; the approval stands
         return BindOutcome(not_bound=tuple(wanted), failure=error.message)
     not_bound = tuple(result.failed) + gone
-    return BindOutcome(bound=result.bound, not_bound=not_bound, failure=str(NO_INSTANCE_LEFT) if gone else "")
+    return BindOutcome(bound=result.bound, not_bound=not_bound, failure=NO_INSTANCE_LEFT if gone else "")
 
 
 def _read_instances(region: str, instance_ids: list[str]) -> list[TargetInstance]:
@@ -195,10 +201,10 @@ def _read_instances(region: str, instance_ids: list[str]) -> list[TargetInstance
 def _reason(error: Exception) -> str:
     """Why the read failed, as the middle of a sentence: never BCC's raw answer."""
     if isinstance(error, ImproperlyConfigured):
-        return "the portal's BCC settings are incomplete"
+        return READ_MISCONFIGURED
     if isinstance(error, BccTransportError):
         return transport_reason(error)
-    return getattr(error, "code", "") or "BCC refused"
+    return getattr(error, "code", "") or READ_REFUSED
 
 
 def _checked_reason(reason: str, *, required: bool) -> str:
@@ -240,7 +246,7 @@ def _decide(access_request: AccessRequest, *, approver, status: str, reason: str
         return access_request
     if access_request.status == Status.PENDING:
         raise ServiceRefused(
-            str(PAST_DECIDE_BY).format(when=f"{access_request.decide_by:%Y-%m-%d %H:%M}"),
+            str(PAST_DECIDE_BY).format(when=date_format(localtime(access_request.decide_by), "DATETIME_FORMAT")),
             http_status=409,
             code="past_decide_by",
         )

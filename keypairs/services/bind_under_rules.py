@@ -31,8 +31,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from keypairs import access_policy
 from keypairs.audit import Origin
@@ -134,7 +135,10 @@ def _bind(actor, keypair_request, ids, duration, confirm_replace, reason, origin
     plan = _plan(actor, keypair_request, ids, found)
     refused = [outcome for outcome in plan.outcomes.values() if outcome.state == "refused"]
     if refused:
-        detail = "; ".join(f"{outcome.instance_id}: {outcome.sentence}" for outcome in refused)
+        # The person read the refusals in their language; the audit log is the operators', in English.
+        with translation.override("en"):
+            said = _plan(actor, keypair_request, ids, found).outcomes
+        detail = "; ".join(f"{outcome.instance_id}: {said[outcome.instance_id].sentence}" for outcome in refused)
         audit(action=Action.BIND_FAILED, outcome=Outcome.DENIED, detail=f"refused by the access rules: {detail}")
     _check_before_sending(keypair_request, plan, duration=duration, confirm_replace=confirm_replace, reason=reason)
 
@@ -247,8 +251,9 @@ def describe_duration(duration: timedelta) -> str:
     """``8 hours``, ``3 days``: a rule's limit as people say it (whole hours; rules are set in hours or days)."""
     hours = math.ceil(duration.total_seconds() / 3600)
     if hours % 24 == 0:
-        return _("{count} day(s)").format(count=hours // 24)
-    return _("{count} hour(s)").format(count=hours)
+        days = hours // 24
+        return ngettext("{count} day", "{count} days", days).format(count=days)
+    return ngettext("{count} hour", "{count} hours", hours).format(count=hours)
 
 
 def _lock_seconds() -> int:

@@ -19,6 +19,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import dateformat, timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from keypairs.audit import Origin
 from keypairs.mail import send_portal_mail
@@ -38,6 +41,17 @@ class ReminderOutcome(enum.StrEnum):
     ALREADY_SENT = "already mailed by another run"
 
 
+# The outcomes as the admins' summary mail says them, in each admin's language (the command's
+# output and the audit rows keep ``ReminderOutcome``'s English).
+OUTCOME_LABELS = {
+    ReminderOutcome.MAILED: _("mailed"),
+    ReminderOutcome.NO_ADDRESS: _("NOT mailed: the owner has no email address"),
+    ReminderOutcome.NOT_DELIVERED: _("NOT delivered: the mail server did not take it; the next run tries again"),
+    ReminderOutcome.ALREADY_SENT: _("already mailed by another run"),
+}
+MAIL_LINE = _("{name} ({keypair_id}, {region}, owner {owner}): reminder {days} days before expiry {outcome}")
+
+
 @dataclass(frozen=True)
 class Reminder:
     """One reminder due, and what became of it: a line of the command's output."""
@@ -52,6 +66,20 @@ class Reminder:
         return (
             f"{record.name} ({record.keypair_id}, {record.region}, owner {record.owner.get_username()}): "
             f"reminder {self.threshold} days before expiry {self.outcome}"
+        )
+
+    @property
+    def mail_line(self):
+        """``line`` for the summary mail: lazy, so that each admin reads it in their language."""
+        record = self.keypair_request
+        return format_lazy(
+            MAIL_LINE,
+            name=record.name,
+            keypair_id=record.keypair_id,
+            region=record.region,
+            owner=record.owner.get_username(),
+            days=self.threshold,
+            outcome=OUTCOME_LABELS[self.outcome],
         )
 
 
@@ -105,7 +133,8 @@ def _mail_context(keypair_request: KeyPairRequest, *, expires_at: datetime, days
         "person": owner.get_full_name() or owner.get_username(),
         "name": keypair_request.name,
         "keypair_id": keypair_request.keypair_id,
-        "region": region_label(keypair_request.region),
+        # Lazy: the region's name is read in the owner's language, when the mail is written.
+        "region": lazy(region_label, str)(keypair_request.region),
         "expires_at": expires_at,
         "days_left": days_left,
         "detail_url": settings.PORTAL_BASE_URL + detail_path,

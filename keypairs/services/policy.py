@@ -21,6 +21,8 @@ import enum
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from keypairs.audit import Origin
 from keypairs.bcc_state import Presence, keypair_in_bcc
@@ -45,6 +47,20 @@ class PolicyOutcome(enum.StrEnum):
     NOT_LIVE = "not in BCC: nothing to do"
 
 
+# The outcomes as the admins' summary mail says them, in each admin's language (the command's
+# output and the audit rows keep ``PolicyOutcome``'s English).
+OUTCOME_LABELS = {
+    PolicyOutcome.FLAGGED: _("flagged"),
+    PolicyOutcome.ALREADY_FLAGGED: _("already flagged"),
+    PolicyOutcome.FLAGGED_UNBIND_FAILED: _("flagged: not unbound from every instance, not deleted"),
+    PolicyOutcome.FLAGGED_DELETE_FAILED: _("flagged: the delete failed"),
+    PolicyOutcome.DELETED: _("deleted"),
+    PolicyOutcome.UNBOUND_DELETED: _("unbound from its instances, then deleted"),
+    PolicyOutcome.NOT_LIVE: _("not in BCC: nothing to do"),
+}
+MAIL_LINE = _("{name} ({keypair_id}, {region}, owner {owner}): {outcome}")
+
+
 @dataclass(frozen=True)
 class PolicyStep:
     """What the policy did to one key pair, for the command's output and the admins' summary mail."""
@@ -53,6 +69,7 @@ class PolicyStep:
     reason: str  # a FlagReason value
     outcome: PolicyOutcome
     detail: str = ""
+    error_code: str = ""  # BCC's or the service's code when the unbind or the delete failed
 
     @property
     def line(self) -> str:
@@ -61,6 +78,20 @@ class PolicyStep:
             f"{record.name} ({record.keypair_id}, {record.region}, owner {record.owner.get_username()}): {self.outcome}"
         )
         return f"{said}; {self.detail}" if self.detail else said
+
+    @property
+    def mail_line(self):
+        """``line`` for the summary mail: lazy, so that each admin reads it in their language."""
+        record = self.keypair_request
+        said = format_lazy(
+            MAIL_LINE,
+            name=record.name,
+            keypair_id=record.keypair_id,
+            region=record.region,
+            owner=record.owner.get_username(),
+            outcome=OUTCOME_LABELS[self.outcome],
+        )
+        return format_lazy("{} ({})", said, self.error_code) if self.error_code else said
 
 
 def keypair_apply_policy(
@@ -94,6 +125,7 @@ def _flag(
     origin: Origin,
     detail: str = "",
     outcome: PolicyOutcome = PolicyOutcome.FLAGGED,
+    error_code: str = "",
 ) -> PolicyStep:
     now = timezone.now()
     won = KeyPairRequest.objects.filter(
@@ -104,14 +136,14 @@ def _flag(
     if not won and outcome in (PolicyOutcome.FLAGGED_DELETE_FAILED, PolicyOutcome.FLAGGED_UNBIND_FAILED):
         # Already flagged and on record: the delete service audited the failure itself, and the
         # caller learns the delete failed (to try again), not merely that it was flagged.
-        return PolicyStep(keypair_request, reason, outcome, detail)
+        return PolicyStep(keypair_request, reason, outcome, detail, error_code)
     if won:
         keypair_request.flagged_at, keypair_request.flag_reason = now, reason
     # Newly flagged, or flagged before (an owner who left under ``delete``) and now kept because
     # an instance still holds it: either way the log says why it is still there.
     audit = auditor_for(user=None, origin=origin, keypair_request=keypair_request, why=why)
     audit(action=AuditEvent.Action.FLAGGED, outcome=AuditEvent.Outcome.SUCCESS, detail=detail or str(outcome))
-    return PolicyStep(keypair_request, reason, outcome, detail)
+    return PolicyStep(keypair_request, reason, outcome, detail, error_code)
 
 
 def _delete(keypair_request: KeyPairRequest, *, reason: str, why: str, origin: Origin) -> PolicyStep:
@@ -124,9 +156,11 @@ def _delete(keypair_request: KeyPairRequest, *, reason: str, why: str, origin: O
         else:
             keypair_delete_for_governance(keypair_request=keypair_request, why=why, origin=origin)
     except UnbindStopped as error:
-        outcome, detail = PolicyOutcome.FLAGGED_UNBIND_FAILED, f"unbind failed: {error.code}"
+        outcome, detail, code = PolicyOutcome.FLAGGED_UNBIND_FAILED, f"unbind failed: {error.code}", error.code
     except ServiceError as error:
-        outcome, detail = PolicyOutcome.FLAGGED_DELETE_FAILED, f"delete failed: {error.code}"
+        outcome, detail, code = PolicyOutcome.FLAGGED_DELETE_FAILED, f"delete failed: {error.code}", error.code
     else:
         return PolicyStep(keypair_request, reason, PolicyOutcome.UNBOUND_DELETED if bound else PolicyOutcome.DELETED)
-    return _flag(keypair_request, reason=reason, why=why, origin=origin, detail=detail, outcome=outcome)
+    return _flag(
+        keypair_request, reason=reason, why=why, origin=origin, detail=detail, outcome=outcome, error_code=code
+    )

@@ -10,6 +10,8 @@ from datetime import timedelta
 from io import StringIO
 
 from django.core.management import call_command
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from keypairs.management.commands.enforce_key_policy import NOTHING_TO_DO, SUMMARY_NOT_SENT, SUMMARY_SENT
 from keypairs.models import Departure
@@ -107,7 +109,9 @@ def test_the_mail_about_a_person_leaving_says_when_and_what(alice, pat, portal_o
 
     [mail] = smtp_server.mails_to("pat@example.com")
     assert mail.subject == "alice left: what happens to their key pairs"
-    assert f"will be deleted on {departure.delete_after:%Y-%m-%d}" in mail.body
+    with translation.override("en"):  # the mail's language: Pat never chose one
+        when = date_format(timezone.localtime(departure.delete_after), "DATETIME_FORMAT")
+    assert f"will be deleted on {when}," in mail.body
     assert f"- web ({web.keypair_id}, bj)" in mail.body
     assert "/admin/keypairs/flagged/?reason=owner_left" in mail.body
     assert "PRIVATE KEY" not in mail.body

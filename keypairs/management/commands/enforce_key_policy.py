@@ -74,9 +74,10 @@ class Command(BaseCommand):
             "count": count,
             "ran_at": now,
             "offboarding_policy": offboarding_policy(),
-            "departures": [step.line for step in acted[0]],
-            "expired": [step.line for step in acted[1]],
-            "reminded": list(key_age.reminded),
+            # Lazy lines: the summary is written in each portal admin's language.
+            "departures": [step.mail_line for step in acted[0]],
+            "expired": [step.mail_line for step in acted[1]],
+            "reminded": list(key_age.reminded_for_mail),
         }
         if mail_portal_admins(template="policy_summary", context=context, about=MAIL_ABOUT, origin=origin):
             self.stdout.write(SUMMARY_SENT)
