@@ -31,7 +31,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.text import capfirst
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
 from django.views.decorators.http import require_POST
 
 from keypairs import audit_review
@@ -40,11 +40,12 @@ from keypairs.audit_shipping import shipping_status
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 
 EXPORT_DETAIL = "CSV export of the audit log; filters: {filters}"
-ACKNOWLEDGED_MESSAGE = "Acknowledged: the rebuilt chain head is recorded as reviewed by you."
-NOTHING_TO_ACKNOWLEDGE_MESSAGE = "There is no chain problem waiting for an acknowledgement."
+# Marked here, translated when shown (gettext at call time).
+ACKNOWLEDGED_MESSAGE = gettext_noop("Acknowledged: the rebuilt chain head is recorded as reviewed by you.")
+NOTHING_TO_ACKNOWLEDGE_MESSAGE = gettext_noop("There is no chain problem waiting for an acknowledgement.")
 MAX_EVENT_ID = 2**63 - 1
-KEYPAIR_TIMELINE_TITLE = "Every event of this key pair, oldest first"
-PERSON_TIMELINE_TITLE = "Every event of this person, oldest first"
+KEYPAIR_TIMELINE_TITLE = gettext_noop("Every event of this key pair, oldest first")
+PERSON_TIMELINE_TITLE = gettext_noop("Every event of this person, oldest first")
 # Searched by case-insensitive prefix (indexes: migration 0007); the other search fields exactly.
 PREFIX_SEARCH_FIELDS = frozenset({"actor_username", "keypair_name"})
 
@@ -67,7 +68,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class RegionFilter(admin.SimpleListFilter):
     """The configured regions: Django's default would run SELECT DISTINCT region over the whole log."""
 
-    title = "region"
+    title = gettext_lazy("region")
     parameter_name = "region"
 
     def lookups(self, request, model_admin):
@@ -151,7 +152,7 @@ class AuditEventChangeList(ChangeList):
             months = [m for m in range(1, 13) if (first.year, first.month) <= (year, m) <= (last.year, last.month)]
             return {
                 "show": True,
-                "back": {"link": link({}), "title": "All dates"},
+                "back": {"link": link({}), "title": gettext("All dates")},
                 "choices": [
                     {
                         "link": link({year_field: year, month_field: m}),
@@ -350,9 +351,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         status = audit_review.verify_and_remember()
         if status is None:
-            self.message_user(request, audit_review.ALREADY_RUNNING_MESSAGE, messages.WARNING)
+            self.message_user(request, gettext(audit_review.ALREADY_RUNNING_MESSAGE), messages.WARNING)
         else:
-            self.message_user(request, status.message, messages.SUCCESS if status.ok else messages.ERROR)
+            self.message_user(request, _verification_message(status), messages.SUCCESS if status.ok else messages.ERROR)
         return HttpResponseRedirect(reverse("admin:keypairs_auditevent_changelist"))
 
     def acknowledge_view(self, request: HttpRequest) -> HttpResponseRedirect:
@@ -364,6 +365,18 @@ class AuditEventAdmin(ReadOnlyAdmin):
         else:
             self.message_user(request, gettext(ACKNOWLEDGED_MESSAGE), messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:keypairs_auditevent_changelist"))
+
+
+def _verification_message(status: audit_review.ChainStatus) -> str:
+    """The result of "Verify the whole chain now" for the reviewer; what broke stays as
+    ``audit_verify`` words it (event numbers and hashes, shared with ``manage.py verify_audit``)."""
+    if status.ok:
+        return ngettext(
+            "Audit chain verified: %(count)s event.",
+            "Audit chain verified: %(count)s events.",
+            status.events_checked,
+        ) % {"count": status.events_checked}
+    return gettext("The audit chain did NOT verify: %(problem)s") % {"problem": status.message}
 
 
 @admin.register(KeyPairRequest)
@@ -380,7 +393,7 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
     exclude = ("form_token_hash",)
     readonly_fields = ("public_id", "created_at", "download")
 
-    @admin.display(description="Private key download")
+    @admin.display(description=gettext_lazy("Private key download"))
     def download(self, obj: KeyPairRequest) -> str:
         # Only these columns are read: the ciphertext never leaves the database here.
         delivery = (
@@ -389,16 +402,24 @@ class KeyPairRequestAdmin(ReadOnlyAdmin):
             .first()
         )
         if delivery is None:
-            return "No private key was delivered."
+            return gettext("No private key was delivered.")
         if delivery["claimed_at"] is not None:
-            where = delivery["claimed_from"] or "an unknown address"
-            text = f"Downloaded at {delivery['claimed_at']:%Y-%m-%d %H:%M:%S %Z} from {where}."
+            when = audit_review.timestamp(delivery["claimed_at"])
+            if delivery["claimed_from"]:
+                text = gettext("Downloaded at %(time)s from %(address)s.") % {
+                    "time": when,
+                    "address": delivery["claimed_from"],
+                }
+            else:
+                text = gettext("Downloaded at %(time)s from an unknown address.") % {"time": when}
         elif delivery["wiped_at"] is not None or delivery["expires_at"] <= timezone.now():
-            text = "Expired without a download; the private key was erased."
+            text = gettext("Expired without a download; the private key was erased.")
         else:
-            text = f"Waiting for download until {delivery['expires_at']:%Y-%m-%d %H:%M:%S %Z}."
+            text = gettext("Waiting for download until %(time)s.") % {
+                "time": audit_review.timestamp(delivery["expires_at"])
+            }
         if delivery["reported_at"] is not None:
-            text += " The owner reported that they did not download it."
+            text += " " + gettext("The owner reported that they did not download it.")
         return text
 
 

@@ -25,7 +25,9 @@ DURATION_NOT_POSITIVE = _("The time limit must be at least one hour; leave it em
 
 
 class AccessRuleForm(forms.ModelForm):
-    region = forms.ChoiceField(choices=region_choices, help_text=_("The region whose instances the rule selects."))
+    region = forms.ChoiceField(
+        choices=region_choices, label=_("Region"), help_text=_("The region whose instances the rule selects.")
+    )
 
     class Meta:
         model = AccessRule

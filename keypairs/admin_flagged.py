@@ -29,6 +29,7 @@ from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from keypairs.audit import origin_of
@@ -135,7 +136,8 @@ def _bound_counts(records: list[KeyPairRequest]) -> dict[tuple[str, str], int]:
 
 
 def _when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+    """In the portal's time zone and the reader's date format, naming the zone (portal/formats/)."""
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 def _status(record: KeyPairRequest, departure: Departure | None) -> str:

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class KeypairsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "keypairs"
-    verbose_name = "BCC key pairs"
+    verbose_name = _("BCC key pairs")
 
     def ready(self) -> None:
         from keypairs import offboarding_hooks

@@ -48,6 +48,7 @@ from django.db import connections
 from django.db.models import CharField, F, Func, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_noop
 
 from keypairs.audit import SIGNED_FIELDS, VerificationResult, audit_verify
 from keypairs.models import AuditChainHead, AuditEvent
@@ -56,7 +57,10 @@ CHAIN_STATUS_CACHE_KEY = "keypairs:audit-chain-status"
 VERIFY_LOCK_CACHE_KEY = "keypairs:audit-chain-verifying"
 # Longer than a verification of several million rows; the lock is released when it ends anyway.
 VERIFY_LOCK_SECONDS = 15 * 60
-ALREADY_RUNNING_MESSAGE = "A verification of the audit chain is already running; its result will show here."
+# Translated where shown (keypairs/admin.py).
+ALREADY_RUNNING_MESSAGE = gettext_noop(
+    "A verification of the audit chain is already running; its result will show here."
+)
 
 # ISO-like, with seconds and the zone: "2026-12-03 09:45:21 UTC". Auditors compare times
 # across logs and zones; "7:22 a.m." would leave them guessing.

@@ -29,23 +29,23 @@ class KeyPairRequest(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CREATE = "create", "Created in BCC"
-        IMPORT = "import", "Imported public key"
+        CREATE = "create", _("Created in BCC")
+        IMPORT = "import", _("Imported public key")
         # Made outside the portal (console, script, before the portal), found by the inventory
         # sync and assigned to a person by a portal admin: no private key passed through the portal.
-        ASSIGNED = "assigned", "Found in BCC, assigned"
+        ASSIGNED = "assigned", _("Found in BCC, assigned")
 
     class FlagReason(models.TextChoices):
-        OWNER_LEFT = "owner_left", "Owner left"
-        EXPIRED = "expired", "Older than the maximum age"
+        OWNER_LEFT = "owner_left", _("Owner left")
+        EXPIRED = "expired", _("Older than the maximum age")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        CREATED = "created", "Created"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Outcome unknown"
-        RECONCILED = "reconciled", "Reconciled"
-        DELETED = "deleted", "Deleted"
+        PENDING = "pending", _("Pending")
+        CREATED = "created", _("Created")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Outcome unknown")
+        RECONCILED = "reconciled", _("Reconciled")
+        DELETED = "deleted", _("Deleted")
 
     public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="keypair_requests")
@@ -96,9 +96,9 @@ class Delivery(models.Model):
     """
 
     class State(models.TextChoices):
-        WAITING = "waiting", "Waiting for download"
-        DOWNLOADED = "downloaded", "Downloaded"
-        EXPIRED = "expired", "Expired"
+        WAITING = "waiting", _("Waiting for download")
+        DOWNLOADED = "downloaded", _("Downloaded")
+        EXPIRED = "expired", _("Expired")
 
     request = models.OneToOneField(KeyPairRequest, on_delete=models.CASCADE, related_name="delivery")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deliveries")
@@ -115,7 +115,7 @@ class Delivery(models.Model):
     reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "deliveries"
+        verbose_name_plural = _("deliveries")
         # The purge looks for unclaimed ciphertext past its expiry.
         indexes = (models.Index(fields=["expires_at"], name="delivery_expires_idx"),)
 
@@ -180,61 +180,61 @@ class AuditEvent(models.Model):
     """
 
     class Action(models.TextChoices):
-        REQUESTED = "requested", "Create requested"
-        CREATED = "created", "Created"
-        FAILED = "failed", "Failed"
-        OUTCOME_UNKNOWN = "outcome_unknown", "Outcome unknown"
-        DOWNLOADED = "downloaded", "Private key downloaded"
-        DOWNLOAD_REFUSED = "download_refused", "Download refused"
-        EXPIRED = "expired", "Private key expired unread"
-        REPORTED = "reported", "Download reported by owner"
-        SIGNED_IN = "signed_in", "Signed in"
-        SIGNED_OUT = "signed_out", "Signed out"
-        SIGN_IN_REFUSED = "sign_in_refused", "Sign-in refused"
-        RECONCILED = "reconciled", "Reconciled"
-        EXPORTED = "exported", "Audit log exported"
-        ACCESS_REFUSED = "access_refused", "Access refused"
-        ROLES_CHANGED = "roles_changed", "Roles changed"
-        CHAIN_HEAD_REBUILT = "chain_head_rebuilt", "Audit chain head rebuilt"
-        CHAIN_PROBLEM_ACKNOWLEDGED = "chain_problem_acknowledged", "Audit chain problem acknowledged"
-        IMPORT_REQUESTED = "import_requested", "Import requested"
-        IMPORTED = "imported", "Imported"
-        IMPORT_FAILED = "import_failed", "Import failed"
-        DELETE_REQUESTED = "delete_requested", "Delete requested"
-        DELETED = "deleted", "Deleted"
-        DELETE_FAILED = "delete_failed", "Delete failed"
-        RENAMED = "renamed", "Renamed"
-        DESCRIPTION_CHANGED = "description_changed", "Description changed"
-        CHANGE_FAILED = "change_failed", "Change failed"
-        CHANGED_OUTSIDE = "changed_outside", "Changed outside the portal"
-        DELETED_OUTSIDE = "deleted_outside", "Deleted outside the portal"
-        FOUND_UNOWNED = "found_unowned", "Found in BCC, unowned"
-        ASSIGNED = "assigned", "Assigned to a person"
-        INVENTORY_SYNCED = "inventory_synced", "BCC inventory synced"
-        PERSON_LEFT = "person_left", "Person left"
-        PERSON_RETURNED = "person_returned", "Person came back"
-        FLAGGED = "flagged", "Flagged for a decision"
-        FLAG_CLEARED = "flag_cleared", "Flag cleared"
-        EXPIRY_REMINDED = "expiry_reminded", "Expiry reminder mailed"
-        MAIL_FAILED = "mail_failed", "Mail not delivered"
-        BIND_REQUESTED = "bind_requested", "Bind requested"
-        BOUND = "bound", "Bound to instances"
-        BIND_FAILED = "bind_failed", "Bind failed"
-        UNBIND_REQUESTED = "unbind_requested", "Unbind requested"
-        UNBOUND = "unbound", "Unbound from instances"
-        UNBIND_FAILED = "unbind_failed", "Unbind failed"
-        REPLACED_ON_INSTANCE = "replaced_on_instance", "Replaced on an instance by another key pair"
-        ACCESS_REQUESTED = "access_requested", "Access requested"
-        ACCESS_APPROVED = "access_approved", "Access approved"
-        ACCESS_DENIED = "access_denied", "Access denied"
-        ACCESS_REQUEST_EXPIRED = "access_request_expired", "Access request expired"
-        ACCESS_WITHDRAWN = "access_withdrawn", "Access request withdrawn"
+        REQUESTED = "requested", _("Create requested")
+        CREATED = "created", _("Created")
+        FAILED = "failed", _("Failed")
+        OUTCOME_UNKNOWN = "outcome_unknown", _("Outcome unknown")
+        DOWNLOADED = "downloaded", _("Private key downloaded")
+        DOWNLOAD_REFUSED = "download_refused", _("Download refused")
+        EXPIRED = "expired", _("Private key expired unread")
+        REPORTED = "reported", _("Download reported by owner")
+        SIGNED_IN = "signed_in", _("Signed in")
+        SIGNED_OUT = "signed_out", _("Signed out")
+        SIGN_IN_REFUSED = "sign_in_refused", _("Sign-in refused")
+        RECONCILED = "reconciled", _("Reconciled")
+        EXPORTED = "exported", _("Audit log exported")
+        ACCESS_REFUSED = "access_refused", _("Access refused")
+        ROLES_CHANGED = "roles_changed", _("Roles changed")
+        CHAIN_HEAD_REBUILT = "chain_head_rebuilt", _("Audit chain head rebuilt")
+        CHAIN_PROBLEM_ACKNOWLEDGED = "chain_problem_acknowledged", _("Audit chain problem acknowledged")
+        IMPORT_REQUESTED = "import_requested", _("Import requested")
+        IMPORTED = "imported", _("Imported")
+        IMPORT_FAILED = "import_failed", _("Import failed")
+        DELETE_REQUESTED = "delete_requested", _("Delete requested")
+        DELETED = "deleted", _("Deleted")
+        DELETE_FAILED = "delete_failed", _("Delete failed")
+        RENAMED = "renamed", _("Renamed")
+        DESCRIPTION_CHANGED = "description_changed", _("Description changed")
+        CHANGE_FAILED = "change_failed", _("Change failed")
+        CHANGED_OUTSIDE = "changed_outside", _("Changed outside the portal")
+        DELETED_OUTSIDE = "deleted_outside", _("Deleted outside the portal")
+        FOUND_UNOWNED = "found_unowned", _("Found in BCC, unowned")
+        ASSIGNED = "assigned", _("Assigned to a person")
+        INVENTORY_SYNCED = "inventory_synced", _("BCC inventory synced")
+        PERSON_LEFT = "person_left", _("Person left")
+        PERSON_RETURNED = "person_returned", _("Person came back")
+        FLAGGED = "flagged", _("Flagged for a decision")
+        FLAG_CLEARED = "flag_cleared", _("Flag cleared")
+        EXPIRY_REMINDED = "expiry_reminded", _("Expiry reminder mailed")
+        MAIL_FAILED = "mail_failed", _("Mail not delivered")
+        BIND_REQUESTED = "bind_requested", _("Bind requested")
+        BOUND = "bound", _("Bound to instances")
+        BIND_FAILED = "bind_failed", _("Bind failed")
+        UNBIND_REQUESTED = "unbind_requested", _("Unbind requested")
+        UNBOUND = "unbound", _("Unbound from instances")
+        UNBIND_FAILED = "unbind_failed", _("Unbind failed")
+        REPLACED_ON_INSTANCE = "replaced_on_instance", _("Replaced on an instance by another key pair")
+        ACCESS_REQUESTED = "access_requested", _("Access requested")
+        ACCESS_APPROVED = "access_approved", _("Access approved")
+        ACCESS_DENIED = "access_denied", _("Access denied")
+        ACCESS_REQUEST_EXPIRED = "access_request_expired", _("Access request expired")
+        ACCESS_WITHDRAWN = "access_withdrawn", _("Access request withdrawn")
 
     class Outcome(models.TextChoices):
-        SUCCESS = "success", "Success"
-        FAILURE = "failure", "Failure"
-        DENIED = "denied", "Denied"
-        UNKNOWN = "unknown", "Unknown"
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        DENIED = "denied", _("Denied")
+        UNKNOWN = "unknown", _("Unknown")
 
     # Assigned by audit_record from the chain head, so that the id is known before the
     # insert and can be part of the signed content.
@@ -352,8 +352,8 @@ class BccInventoryEntry(models.Model):
     gone_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "BCC inventory entry"
-        verbose_name_plural = "BCC inventory"
+        verbose_name = _("BCC inventory entry")
+        verbose_name_plural = _("BCC inventory")
         ordering = ("region", "name")
         constraints = (
             models.UniqueConstraint(fields=["region", "keypair_id"], name="inventory_region_keypair_unique"),
@@ -520,3 +520,139 @@ class InstanceBinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.keypair_request_id} on {self.instance_id} ({self.state})"
+
+
+# --- Labels the admin shows, in the reader's language -----------------------------------------
+#
+# Set on the fields and models after the classes, not as ``verbose_name`` arguments: an explicit
+# ``verbose_name`` is part of a field's (and a model's Meta) migration state, so writing the same
+# English name as an argument would need a migration that changes nothing in the database. Here
+# each keeps its English name (Django's default, from the field's name) and the admin reads the
+# translation. ``_verbose_name`` (what migrations read) stays unset.
+
+_MODEL_NAMES = {
+    KeyPairRequest: (_("key pair request"), _("key pair requests")),
+    AuditEvent: (_("audit event"), _("audit events")),
+    AccessRule: (_("access rule"), _("access rules")),
+    AccessRequest: (_("access request"), _("access requests")),
+    InstanceBinding: (_("instance binding"), _("instance bindings")),
+}
+
+_FIELD_NAMES = {
+    KeyPairRequest: {
+        "public_id": _("public id"),
+        "owner": _("owner"),
+        "form_token_hash": _("form token hash"),
+        "client_token": _("client token"),
+        "kind": _("kind"),
+        "region": _("region"),
+        "name": _("name"),
+        "description": _("description"),
+        "status": _("status"),
+        "keypair_id": _("keypair id"),
+        "public_key": _("public key"),
+        "fingerprint_bcc": _("fingerprint bcc"),
+        "fingerprint_sha256": _("fingerprint sha256"),
+        "bcc_created_at": _("bcc created at"),
+        "bcc_request_id": _("bcc request id"),
+        "error_code": _("error code"),
+        "error_message": _("error message"),
+        "created_at": _("created at"),
+        "completed_at": _("completed at"),
+        "deleted_at": _("deleted at"),
+        "flagged_at": _("flagged at"),
+        "flag_reason": _("flag reason"),
+        "expiry_reminder_days": _("expiry reminder days"),
+    },
+    AuditEvent: {
+        "id": _("id"),
+        "created_at": _("created at"),
+        "actor_username": _("actor username"),
+        "actor_subject": _("actor subject"),
+        "source_ip": _("source ip"),
+        "user_agent": _("user agent"),
+        "action": _("action"),
+        "outcome": _("outcome"),
+        "is_security_event": _("is security event"),
+        "region": _("region"),
+        "keypair_name": _("keypair name"),
+        "keypair_id": _("keypair id"),
+        "bcc_request_id": _("bcc request id"),
+        "bcc_error_code": _("bcc error code"),
+        "latency_ms": _("latency ms"),
+        "portal_request_id": _("portal request id"),
+        "detail": _("detail"),
+        "prev_hash": _("prev hash"),
+        "row_hash": _("row hash"),
+    },
+    BccInventoryEntry: {
+        "region": _("region"),
+        "keypair_id": _("keypair id"),
+        "name": _("name"),
+        "description": _("description"),
+        "instance_count": _("instance count"),
+        "fingerprint": _("fingerprint"),
+        "bcc_created_at": _("bcc created at"),
+        "record": _("record"),
+        "first_seen_at": _("first seen at"),
+        "last_seen_at": _("last seen at"),
+        "gone_at": _("gone at"),
+    },
+    AccessRule: {
+        "name": _("name"),
+        "sso_group": _("sso group"),
+        "region": _("region"),
+        "tag_key": _("tag key"),
+        "tag_value": _("tag value"),
+        "name_prefix": _("name prefix"),
+        "max_duration": _("max duration"),
+        "requires_approval": _("requires approval"),
+        "enabled": _("enabled"),
+        "created_at": _("created at"),
+        "updated_at": _("updated at"),
+    },
+    AccessRequest: {
+        "public_id": _("public id"),
+        "requester": _("requester"),
+        "keypair_request": _("keypair request"),
+        "rule": _("rule"),
+        "region": _("region"),
+        "instance_ids": _("instance ids"),
+        "duration": _("duration"),
+        "reason": _("reason"),
+        "status": _("status"),
+        "created_at": _("created at"),
+        "decide_by": _("decide by"),
+        "decided_by": _("decided by"),
+        "decided_at": _("decided at"),
+        "decision_reason": _("decision reason"),
+    },
+    InstanceBinding: {
+        "keypair_request": _("keypair request"),
+        "region": _("region"),
+        "instance_id": _("instance id"),
+        "instance_name": _("instance name"),
+        "rule": _("rule"),
+        "access_request": _("access request"),
+        "bound_by": _("bound by"),
+        "bound_at": _("bound at"),
+        "expires_at": _("expires at"),
+        "replaced_keypair_id": _("replaced keypair id"),
+        "state": _("state"),
+        "ended_at": _("ended at"),
+        "expiry_warned_at": _("expiry warned at"),
+        "unbind_attempts": _("unbind attempts"),
+        "last_error": _("last error"),
+    },
+}
+
+
+def _label_for_people() -> None:
+    for model, (singular, plural) in _MODEL_NAMES.items():
+        model._meta.verbose_name, model._meta.verbose_name_plural = singular, plural
+    for model, names in _FIELD_NAMES.items():
+        for field_name, label in names.items():
+            model._meta.get_field(field_name).verbose_name = label
+
+
+_label_for_people()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.utils.translation import gettext_noop
+
 from portal.auth import audit_hooks, roles
 from portal.auth.views import NO_DEVELOPER_ROLE, no_access_response
 
@@ -29,7 +31,8 @@ def developer_required(view):
     return guarded
 
 
-NO_APPROVER_ROLE = "Deciding access requests is for approvers, and you do not hold the approver role."
+# English for the audit row; the page translates it (refusals.for_people).
+NO_APPROVER_ROLE = gettext_noop("Deciding access requests is for approvers, and you do not hold the approver role.")
 
 
 def approver_required(view):

@@ -36,6 +36,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_noop
 from django.views.generic import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
@@ -47,9 +48,10 @@ from portal.auth.views import NO_ACCESS_SESSION_KEY, landing_url, provider_unava
 logger = logging.getLogger(__name__)
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
-NONCE_PROBLEM = "its nonce does not match this sign-in"
-UNKNOWN_KEY_PROBLEM = "it is signed with a key the provider does not publish"
-AZP_PROBLEM = "it names several audiences but not this portal as its authorized party"
+# Parts of refusals.INVALID_ID_TOKEN: kept English in the audit row, translated on the page (refusals.for_people).
+NONCE_PROBLEM = gettext_noop("its nonce does not match this sign-in")
+UNKNOWN_KEY_PROBLEM = gettext_noop("it is signed with a key the provider does not publish")
+AZP_PROBLEM = gettext_noop("it names several audiences but not this portal as its authorized party")
 # The provider's error code is shown and audited; only its harmless characters are kept.
 _ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -188,18 +190,18 @@ class PortalOIDCBackend(OneQueryPermissions, OIDCAuthenticationBackend):
 
 def _problem(error: jwt.InvalidTokenError) -> str:
     problems = {
-        jwt.ExpiredSignatureError: "it has expired",
-        jwt.InvalidAudienceError: "it is meant for another client",
-        jwt.InvalidIssuerError: "it comes from another issuer",
-        jwt.InvalidSignatureError: "its signature is wrong",
-        jwt.MissingRequiredClaimError: "a required claim is missing",
-        jwt.ImmatureSignatureError: "it is not valid yet",
-        jwt.InvalidAlgorithmError: "it is signed with an algorithm the portal does not accept",
+        jwt.ExpiredSignatureError: gettext_noop("it has expired"),
+        jwt.InvalidAudienceError: gettext_noop("it is meant for another client"),
+        jwt.InvalidIssuerError: gettext_noop("it comes from another issuer"),
+        jwt.InvalidSignatureError: gettext_noop("its signature is wrong"),
+        jwt.MissingRequiredClaimError: gettext_noop("a required claim is missing"),
+        jwt.ImmatureSignatureError: gettext_noop("it is not valid yet"),
+        jwt.InvalidAlgorithmError: gettext_noop("it is signed with an algorithm the portal does not accept"),
     }
     for kind, text in problems.items():
         if isinstance(error, kind):
             return text
-    return "it is malformed"
+    return gettext_noop("it is malformed")
 
 
 class SignInStartView(OIDCAuthenticationRequestView):

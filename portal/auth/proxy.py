@@ -51,6 +51,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_noop
 
 from portal.auth import audit_hooks, identities, jwks, modes, refusals, roles
 from portal.auth.permissions import OneQueryPermissions
@@ -72,18 +73,19 @@ REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 MAX_ASSERTION_LENGTH = 16 * 1024
 
-MISSING = "No identity assertion from the proxy (header {header} is missing)."
-MALFORMED = "The identity assertion is not a single signed JWT (malformed, or the header was sent twice)."
-EXPIRED = "The identity assertion has expired."
-WRONG_AUDIENCE = "The identity assertion is meant for another application (wrong audience)."
-WRONG_ISSUER = "The identity assertion comes from another issuer."
-BAD_SIGNATURE = "The identity assertion's signature does not verify: it was not signed by the proxy."
-UNKNOWN_KEY = "The identity assertion is signed with a key the proxy does not publish."
-BAD_ALGORITHM = "The identity assertion uses an algorithm the portal does not accept."
-MISSING_CLAIM = "The identity assertion lacks a required claim (exp, iat, iss, aud, sub)."
-NOT_YET_VALID = "The identity assertion is not valid yet."
-INVALID = "The identity assertion is invalid."
-KEYS_UNAVAILABLE = "The proxy's signing keys could not be fetched."
+# English in the audit row; the "no access" page translates them (refusals.for_people).
+MISSING = refusals.templated(gettext_noop("No identity assertion from the proxy (header {header} is missing)."))
+MALFORMED = gettext_noop("The identity assertion is not a single signed JWT (malformed, or the header was sent twice).")
+EXPIRED = gettext_noop("The identity assertion has expired.")
+WRONG_AUDIENCE = gettext_noop("The identity assertion is meant for another application (wrong audience).")
+WRONG_ISSUER = gettext_noop("The identity assertion comes from another issuer.")
+BAD_SIGNATURE = gettext_noop("The identity assertion's signature does not verify: it was not signed by the proxy.")
+UNKNOWN_KEY = gettext_noop("The identity assertion is signed with a key the proxy does not publish.")
+BAD_ALGORITHM = gettext_noop("The identity assertion uses an algorithm the portal does not accept.")
+MISSING_CLAIM = gettext_noop("The identity assertion lacks a required claim (exp, iat, iss, aud, sub).")
+NOT_YET_VALID = gettext_noop("The identity assertion is not valid yet.")
+INVALID = gettext_noop("The identity assertion is invalid.")
+KEYS_UNAVAILABLE = gettext_noop("The proxy's signing keys could not be fetched.")
 
 
 class AssertionRefused(Exception):

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -30,13 +30,26 @@ from portal.auth import audit_hooks, modes, refusals, roles
 
 NO_ACCESS_SESSION_KEY = "portal_auth_no_access_reason"
 
-NO_DEVELOPER_ROLE = "Creating and downloading key pairs is for developers, and you do not hold the developer role."
-NO_ADMIN_ROLE = "The admin is for auditors and portal admins, and you hold neither role."
-NOT_THROUGH_PROXY = (
+# Reasons stay English (the audit row records them); the page translates them (refusals.for_people).
+NO_DEVELOPER_ROLE = gettext_noop(
+    "Creating and downloading key pairs is for developers, and you do not hold the developer role."
+)
+NO_ADMIN_ROLE = gettext_noop("The admin is for auditors and portal admins, and you hold neither role.")
+NOT_THROUGH_PROXY = gettext_noop(
     "This portal is reached through the company's sign-in proxy, and this request did not come through it."
 )
+NOT_SIGNED_IN = gettext_noop("You are not signed in to the portal.")
 AUDIT_REVIEW_PERMISSION = "keypairs.view_auditevent"
-PROVIDER_UNAVAILABLE = "The company's sign-in service cannot be reached right now. Please try again in a few minutes."
+PROVIDER_UNAVAILABLE = gettext_noop(
+    "The company's sign-in service cannot be reached right now. Please try again in a few minutes."
+)
+# The roles' names on the page (roles.describe's English names stay for the audit rows).
+ROLE_NAMES = {
+    roles.Role.DEVELOPER: gettext_lazy("developer"),
+    roles.Role.AUDITOR: gettext_lazy("auditor"),
+    roles.Role.PORTAL_ADMIN: gettext_lazy("portal admin"),
+    roles.Role.APPROVER: gettext_lazy("approver"),
+}
 
 
 def landing_url(user) -> str:
@@ -77,8 +90,8 @@ def no_access_response(request: HttpRequest, reason: str, *, status: int = 403) 
     who can ask their team lead for one."""
     vouched_for = request.user.is_authenticated or reason == refusals.NO_ROLE
     context = {
-        "reason": reason,
-        "held_roles": roles.describe(roles.roles_of(request.user)) if request.user.is_authenticated else "",
+        "reason": refusals.for_people(reason),
+        "held_roles": _roles_for_people(roles.roles_of(request.user)) if request.user.is_authenticated else "",
         "role_groups": _role_groups_for_people() if vouched_for else [],
         "auth_mode": settings.AUTH_MODE,
     }
@@ -89,15 +102,21 @@ def provider_unavailable_response(request: HttpRequest) -> HttpResponse:
     return no_access_response(request, PROVIDER_UNAVAILABLE, status=503)
 
 
+def _roles_for_people(held) -> str:
+    names = sorted(str(ROLE_NAMES[role]) for role in held)
+    # Chinese lists its items with "、", not a comma.
+    return pgettext("list separator", ", ").join(names) or gettext("no role")
+
+
 def _role_groups_for_people() -> list[tuple[str, str]]:
     """Which provider groups grant which role, to tell a refused person whom to ask for what."""
     if settings.AUTH_MODE == modes.LOCAL:
         return []
     return [
-        ("create key pairs", ", ".join(settings.SSO_DEVELOPER_GROUPS)),
-        ("review the audit log", ", ".join(settings.SSO_AUDITOR_GROUPS)),
-        ("administer the portal", ", ".join(settings.SSO_ADMIN_GROUPS)),
-        ("approve access to instances", ", ".join(settings.SSO_APPROVER_GROUPS)),
+        (gettext("to create key pairs"), ", ".join(settings.SSO_DEVELOPER_GROUPS)),
+        (gettext("to review the audit log"), ", ".join(settings.SSO_AUDITOR_GROUPS)),
+        (gettext("to administer the portal"), ", ".join(settings.SSO_ADMIN_GROUPS)),
+        (gettext("to approve access to instances"), ", ".join(settings.SSO_APPROVER_GROUPS)),
     ]
 
 
@@ -157,7 +176,7 @@ def no_access(request: HttpRequest) -> HttpResponse:
     """The refusal page a failed SSO callback redirects to; the reason waits in the session."""
     reason = request.session.pop(NO_ACCESS_SESSION_KEY, None)
     if reason is None:
-        reason = NO_DEVELOPER_ROLE if request.user.is_authenticated else "You are not signed in to the portal."
+        reason = NO_DEVELOPER_ROLE if request.user.is_authenticated else NOT_SIGNED_IN
     return no_access_response(request, reason)
 
 

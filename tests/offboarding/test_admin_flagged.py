@@ -11,6 +11,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from keypairs.models import AuditEvent, BccInventoryEntry, Departure, KeyPairRequest
 from keypairs.offboarding import person_left
@@ -47,7 +49,7 @@ def test_portal_admins_see_who_left_when_how_and_each_key_pair_with_its_status(a
     assert response.status_code == 200
     page = response.content.decode()
     assert page.count('class="flagged-row"') == 3
-    assert f"pending deletion on {departure.delete_after:%Y-%m-%d %H:%M} UTC" in page
+    assert f"pending deletion on {date_format(localtime(departure.delete_after), 'DATETIME_FORMAT')}" in page
     assert "manage.py offboard" in page  # the route
     assert web.keypair_id in page and db_server.keypair_id in page and old.keypair_id in page
     assert "<td>2</td>" in page and "unknown" in page  # bound: from the inventory, or not known
