@@ -75,6 +75,9 @@ def world(django_user_model, portal_on_sandbox, settings):
     imported_record = made(alice, "imported-key")
     Delivery.objects.filter(request=imported_record).delete()
     KeyPairRequest.objects.filter(pk=imported_record.pk).update(kind=KeyPairRequest.Kind.IMPORT)
+    assigned = made(alice, "assigned-key")  # found in BCC and given to Alice by a portal admin
+    Delivery.objects.filter(request=assigned).delete()
+    KeyPairRequest.objects.filter(pk=assigned.pk).update(kind=KeyPairRequest.Kind.ASSIGNED)
     failed = made(alice, "failed-key")
     KeyPairRequest.objects.filter(pk=failed.pk).update(
         status=KeyPairRequest.Status.FAILED, error_message="BCC refused: quota exceeded"
@@ -100,6 +103,7 @@ def world(django_user_model, portal_on_sandbox, settings):
         "reported_early": reported_early,
         "expired": expired,
         "imported": imported_record,
+        "assigned": assigned,
         "failed": failed,
         "bound": bound,
         "request": request,
@@ -194,7 +198,7 @@ def walk(page, context, live_server, world, label: str) -> list[str]:
     page.locator("#reported-note").wait_for()
     check("detail-reported", shot=True)
 
-    for state in ("elsewhere", "downloaded", "reported_early", "expired", "imported", "failed", "bound"):
+    for state in ("elsewhere", "downloaded", "reported_early", "expired", "imported", "assigned", "failed", "bound"):
         visit(f"detail-{state}", f"/keypairs/{world[state].public_id}/")
     visit("list", "/keypairs/", shot=True)
     visit("import", "/keypairs/import", shot=True)
@@ -210,6 +214,11 @@ def walk(page, context, live_server, world, label: str) -> list[str]:
     page.locator("#outcome-i-build1").wait_for()
     check("bind-result", shot=True)
     visit("my-requests", "/access/my-requests/", shot=True)
+    # A deletion, confirmed: the detail page of a deleted key pair.
+    page.goto(f"/keypairs/{world['reported_early'].public_id}/delete")
+    page.locator("#confirm-delete-button").click()
+    page.locator("#deleted-note").wait_for()
+    check("detail-deleted", shot=True)
     visit("404", f"/keypairs/{uuid.uuid4()}/", status=404)
     visit("no-access-approver", "/access/requests/", status=403)
 
