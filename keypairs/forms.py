@@ -21,6 +21,8 @@ from django.conf import settings
 from django.core import validators
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -28,18 +30,25 @@ from keypairs import validation
 from keypairs.public_keys import MAX_INPUT_BYTES, PublicKeyRefused, public_key_inspect
 from keypairs.regions import region_choices
 
-NAME_HELP_TEXT = (
-    f"1 to {validation.NAME_MAX_LENGTH} characters. Start with a letter (a–z or A–Z); then use letters, digits, "
-    "Chinese characters and - _ / . only. No spaces."
+# Lazy: the class attributes below are made once, at import, and read in each request's language.
+NAME_HELP_TEXT = format_lazy(
+    _(
+        "1 to {limit} characters. Start with a letter (a–z or A–Z); then use letters, digits, "
+        "Chinese characters and - _ / . only. No spaces."
+    ),
+    limit=validation.NAME_MAX_LENGTH,
 )
-DESCRIPTION_HELP_TEXT = (
-    f"Optional, up to {validation.DESCRIPTION_MAX_LENGTH} characters: letters (a–z, A–Z), digits, "
-    "Chinese characters, spaces and . _ - = , ， : / 。"
+DESCRIPTION_HELP_TEXT = format_lazy(
+    _(
+        "Optional, up to {limit} characters: letters (a–z, A–Z), digits, "
+        "Chinese characters, spaces and . _ - = , ， : / 。"
+    ),
+    limit=validation.DESCRIPTION_MAX_LENGTH,
 )
-REGION_INVALID = "Choose one of the offered regions."
-# Messages, not secrets (ruff's S105 reads "TOKEN" in the names).
-FORM_TOKEN_MISSING = "This form has lost its one-time token. Reload the page and submit the form again."  # noqa: S105
-FORM_TOKEN_INVALID = "This form's one-time token is malformed. Reload the page and submit the form again."  # noqa: S105
+# In English, marked for translation (gettext_noop) and translated where they are used.
+REGION_INVALID = gettext_noop("Choose one of the offered regions.")
+FORM_TOKEN_MISSING = gettext_noop("This form has lost its one-time token. Reload the page and submit the form again.")
+FORM_TOKEN_INVALID = gettext_noop("This form's one-time token is malformed. Reload the page and submit the form again.")
 
 FORM_TOKEN_MAX_LENGTH = 64
 # The shape of the tokens the view issues (secrets.token_urlsafe(32): 43 URL-safe characters).
@@ -93,8 +102,26 @@ class VerbatimCharField(forms.CharField):
         ]
 
 
-def _rule_input(*, max_length: int, pattern: str, rules: str) -> forms.TextInput:
-    return forms.TextInput(
+class RuleInput(forms.TextInput):
+    """A text input carrying its field's rules and messages (``data-rules``) for keypair-form.js.
+
+    The JSON is made when the input is rendered, not when the form class is defined, so that
+    its messages are in the language of the request that renders it.
+    """
+
+    def __init__(self, *, rules: str, attrs: dict[str, str]) -> None:
+        super().__init__(attrs=attrs)
+        self.rules = rules
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"]["data-rules"] = json.dumps(validation.browser_rules(self.rules))
+        return context
+
+
+def _rule_input(*, max_length: int, pattern: str, rules: str) -> RuleInput:
+    return RuleInput(
+        rules=rules,
         attrs={
             "maxlength": str(max_length),
             "pattern": pattern,
@@ -103,14 +130,13 @@ def _rule_input(*, max_length: int, pattern: str, rules: str) -> forms.TextInput
             # Phones must not capitalise or "correct" what the user types: it is sent verbatim.
             "autocapitalize": "none",
             "autocorrect": "off",
-            "data-rules": json.dumps(validation.browser_rules(rules)),
-        }
+        },
     )
 
 
 def _validate_form_token(value: str) -> None:
     if not _FORM_TOKEN_SHAPE.fullmatch(value):
-        raise ValidationError(FORM_TOKEN_INVALID, code="invalid")
+        raise ValidationError(gettext(FORM_TOKEN_INVALID), code="invalid")
 
 
 class KeyPairCreateForm(forms.Form):
@@ -121,15 +147,15 @@ class KeyPairCreateForm(forms.Form):
     """
 
     name = VerbatimCharField(
-        label="Name",
+        label=_("Name"),
         bound_field_class=LiveHintBoundField,
         help_text=NAME_HELP_TEXT,
-        error_messages={"required": validation.NAME_REQUIRED},
+        error_messages={"required": _(validation.NAME_REQUIRED)},
         validators=[validation.validate_name],
         widget=_rule_input(max_length=validation.NAME_MAX_LENGTH, pattern=validation.NAME_HTML_PATTERN, rules="name"),
     )
     description = VerbatimCharField(
-        label="Description",
+        label=_("Description"),
         required=False,
         bound_field_class=LiveHintBoundField,
         help_text=DESCRIPTION_HELP_TEXT,
@@ -141,13 +167,13 @@ class KeyPairCreateForm(forms.Form):
         ),
     )
     region = forms.ChoiceField(
-        label="Region",
-        error_messages={"required": REGION_INVALID, "invalid_choice": REGION_INVALID},
+        label=_("Region"),
+        error_messages={"required": _(REGION_INVALID), "invalid_choice": _(REGION_INVALID)},
     )
     form_token = VerbatimCharField(
         widget=forms.HiddenInput,
         max_length=FORM_TOKEN_MAX_LENGTH,
-        error_messages={"required": FORM_TOKEN_MISSING, "max_length": FORM_TOKEN_INVALID},
+        error_messages={"required": _(FORM_TOKEN_MISSING), "max_length": _(FORM_TOKEN_INVALID)},
         validators=[_validate_form_token],
     )
 

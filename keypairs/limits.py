@@ -63,6 +63,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext, pgettext
 
 from keypairs import messages
 from keypairs.bcc_state import keypairs_in_bcc
@@ -280,19 +281,37 @@ def _release_slot(keys: list[str], claim: str) -> None:
 
 
 def _window_text(seconds: int) -> str:
-    """'minute', 'hour', '10 minutes', '90 seconds': the window as the sentence names it."""
-    size, name = next(
-        (size, name) for size, name in ((3600, "hour"), (60, "minute"), (1, "second")) if seconds % size == 0
-    )
-    count = seconds // size
-    return name if count == 1 else f"{count} {name}s"
+    """'minute', 'hour', '10 minutes', '90 seconds': the window as the sentence names it ("per ...")."""
+    if seconds % 3600 == 0 and seconds // 3600 == 1:
+        return pgettext("the rate limit's window: per hour", "hour")
+    if seconds % 60 == 0 and seconds // 60 == 1:
+        return pgettext("the rate limit's window: per minute", "minute")
+    if seconds == 1:
+        return pgettext("the rate limit's window: per second", "second")
+    if seconds % 3600 == 0:
+        return _hours(seconds // 3600)
+    if seconds % 60 == 0:
+        return _minutes(seconds // 60)
+    return _seconds(seconds)
 
 
 def _wait_text(seconds: int) -> str:
     """'1 second', '45 seconds', then whole minutes rounded up: '44 minutes'."""
     if seconds <= 90:
-        return "1 second" if seconds == 1 else f"{seconds} seconds"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return _seconds(seconds)
+    return _minutes(math.ceil(seconds / 60))
+
+
+def _hours(count: int) -> str:
+    return ngettext("{count} hour", "{count} hours", count).format(count=count)
+
+
+def _minutes(count: int) -> str:
+    return ngettext("{count} minute", "{count} minutes", count).format(count=count)
+
+
+def _seconds(count: int) -> str:
+    return ngettext("{count} second", "{count} seconds", count).format(count=count)
 
 
 def _cache_call(operation: Callable[..., Any], *args: Any) -> Any:

@@ -44,6 +44,7 @@ import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
 
 NAME_MAX_LENGTH = 65
 DESCRIPTION_MAX_LENGTH = 140
@@ -55,17 +56,24 @@ NAME_FIRST_CHARACTER_CLASS = r"A-Za-z"
 NAME_CHARACTER_CLASS = r"A-Za-z0-9\u4e00-\u9fff\-_\/."
 DESCRIPTION_CHARACTER_CLASS = r"A-Za-z0-9\u4e00-\u9fff \-_\/.=,\uff0c:\u3002"
 
-NAME_REQUIRED = "Enter a name."
-NAME_MUST_START_WITH_LETTER = "The name must start with a letter (a–z or A–Z)."
-NAME_TOO_LONG = "The name can be {limit} characters at most; it has {length}."
-NAME_FORBIDDEN_CHARACTERS = "The name may not contain {characters}."
-DESCRIPTION_TOO_LONG = "The description can be {limit} characters at most; it has {length}."
-DESCRIPTION_FORBIDDEN_CHARACTERS = "The description may not contain {characters}."
+# The messages, in English: marked here (gettext_noop) and translated where they are used, so
+# that each person reads them in their own language and tests compare with the English.
+# Placeholders in braces: keypair-form.js fills the same templates in the browser.
+NAME_REQUIRED = gettext_noop("Enter a name.")
+NAME_MUST_START_WITH_LETTER = gettext_noop("The name must start with a letter (a–z or A–Z).")
+NAME_TOO_LONG = gettext_noop("The name can be {limit} characters at most; it has {length}.")
+NAME_FORBIDDEN_CHARACTERS = gettext_noop("The name may not contain {characters}.")
+DESCRIPTION_TOO_LONG = gettext_noop("The description can be {limit} characters at most; it has {length}.")
+DESCRIPTION_FORBIDDEN_CHARACTERS = gettext_noop("The description may not contain {characters}.")
 
 # How many distinct offending characters a message names before it sums up the rest.
 LISTED_CHARACTERS = 5
-MORE_CHARACTERS = "{count} other character"
-MORE_CHARACTERS_PLURAL = "{count} other characters"
+
+
+def more_characters(count: int) -> str:
+    """'3 other characters', in the reader's language (a template: ``{count}`` is filled in later)."""
+    return ngettext("{count} other character", "{count} other characters", count)
+
 
 # Error codes, for callers that branch on a problem (form.has_error("name", "too_long")).
 CODE_REQUIRED = "required"
@@ -104,18 +112,19 @@ _BLANK_GRAPHIC_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 # What a character that cannot be shown raw is, by Unicode general category.
 _KIND_BY_CATEGORY = {
-    "Cc": "a control character",
-    "Cf": "an invisible character",
-    "Zs": "a space character",
-    "Zl": "a line break",
-    "Zp": "a line break",
-    "Mn": "a combining mark",
-    "Mc": "a combining mark",
-    "Me": "a combining mark",
-    "Cs": "a lone surrogate",
-    "Co": "a private-use character",
-    "Cn": "an unassigned code point",
+    "Cc": gettext_noop("a control character"),
+    "Cf": gettext_noop("an invisible character"),
+    "Zs": gettext_noop("a space character"),
+    "Zl": gettext_noop("a line break"),
+    "Zp": gettext_noop("a line break"),
+    "Mn": gettext_noop("a combining mark"),
+    "Mc": gettext_noop("a combining mark"),
+    "Me": gettext_noop("a combining mark"),
+    "Cs": gettext_noop("a lone surrogate"),
+    "Co": gettext_noop("a private-use character"),
+    "Cn": gettext_noop("an unassigned code point"),
 }
+INVISIBLE = _KIND_BY_CATEGORY["Cf"]
 # Right-to-left characters would reorder the sentence around them when shown raw.
 _RIGHT_TO_LEFT = frozenset({"R", "AL", "AN"})
 
@@ -127,22 +136,29 @@ def describe_character(character: str) -> str:
     ``U+200B ZERO WIDTH SPACE (an invisible character)``, ``U+000A LINE FEED (a control character)``.
     """
     if character == " ":
-        return "' ' (space)"
+        return gettext("' ' (space)")
     if character == "'":
         return '"\'"'
     if "!" <= character <= "~":
         return f"'{character}'"
     code_point = f"U+{ord(character):04X}"
+    # Unicode's names stay in English, like the code points: they are identifiers to look up.
     name = _CONTROL_NAMES.get(ord(character)) or unicodedata.name(character, "")
     named = f"{code_point} {name}" if name else code_point
     if character in _BLANK_GRAPHIC_CHARACTERS:
-        return f"{named} (an invisible character)"
+        return _with_detail(named, gettext(INVISIBLE))
     kind = _KIND_BY_CATEGORY.get(unicodedata.category(character))
     if kind:
-        return f"{named} ({kind})"
+        return _with_detail(named, gettext(kind))
     if unicodedata.bidirectional(character) in _RIGHT_TO_LEFT:
         return named
-    return f"'{character}' ({named})"
+    return _with_detail(f"'{character}'", named)
+
+
+def _with_detail(character: str, detail: str) -> str:
+    # Translators: a character named in an error message, then what it is in brackets:
+    # "U+200B ZERO WIDTH SPACE (an invisible character)".
+    return gettext("{character} ({detail})").format(character=character, detail=detail)
 
 
 def _forbidden_characters_message(template: str, pattern: re.Pattern[str], value: str) -> str | None:
@@ -153,13 +169,16 @@ def _forbidden_characters_message(template: str, pattern: re.Pattern[str], value
     described = [describe_character(character) for character in list(distinct)[:LISTED_CHARACTERS]]
     rest = len(distinct) - len(described)
     if rest:
-        described.append((MORE_CHARACTERS if rest == 1 else MORE_CHARACTERS_PLURAL).format(count=rest))
-    return template.format(characters=_join_with_or(described))
+        described.append(more_characters(rest).format(count=rest))
+    return gettext(template).format(characters=_join_with_or(described))
 
 
 def _join_with_or(items: list[str]) -> str:
-    """'a', 'a or b', 'a, b or c'."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+    """'a', 'a or b', 'a, b or c' (Chinese: 'a、b 或 c')."""
+    if len(items) == 1:
+        return items[0]
+    listed = pgettext("between the items of a list", ", ").join(items[:-1])
+    return gettext("{listed} or {last}").format(listed=listed, last=items[-1])
 
 
 def _forbidden_characters(template: str, pattern: re.Pattern[str], value: str) -> list[tuple[str, str]]:
@@ -170,15 +189,15 @@ def _forbidden_characters(template: str, pattern: re.Pattern[str], value: str) -
 def _too_long(template: str, limit: int, value: str) -> list[tuple[str, str]]:
     if len(value) <= limit:
         return []
-    return [(CODE_TOO_LONG, template.format(limit=limit, length=len(value)))]
+    return [(CODE_TOO_LONG, gettext(template).format(limit=limit, length=len(value)))]
 
 
 def _name_problems_with_codes(value: str) -> list[tuple[str, str]]:
     if not value:
-        return [(CODE_REQUIRED, NAME_REQUIRED)]
+        return [(CODE_REQUIRED, gettext(NAME_REQUIRED))]
     problems = []
     if not _NAME_FIRST_CHARACTER.fullmatch(value[0]):
-        problems.append((CODE_MUST_START_WITH_LETTER, NAME_MUST_START_WITH_LETTER))
+        problems.append((CODE_MUST_START_WITH_LETTER, gettext(NAME_MUST_START_WITH_LETTER)))
     problems += _forbidden_characters(NAME_FORBIDDEN_CHARACTERS, _NAME_FORBIDDEN, value)
     problems += _too_long(NAME_TOO_LONG, NAME_MAX_LENGTH, value)
     return problems
@@ -230,29 +249,31 @@ def browser_rules(field: str) -> dict[str, object]:
     """The rules and message templates ``static/js/keypair-form.js`` checks as the user types.
 
     Sent to the browser (as the input's ``data-rules`` JSON) so that the live hints use the
-    very messages the server sends back; the server's check remains the one that counts.
+    very messages the server sends back, in the reader's language (called while the page is
+    rendered); the server's check remains the one that counts. How characters are named and
+    listed the script takes from the JS catalogue (djangojs), in the same words as here.
     """
     if field == "name":
         return {
             "maxLength": NAME_MAX_LENGTH,
             "firstCharacters": NAME_FIRST_CHARACTER_CLASS,
             "characters": NAME_CHARACTER_CLASS,
-            "required": NAME_REQUIRED,
-            "mustStartWithLetter": NAME_MUST_START_WITH_LETTER,
-            "tooLong": NAME_TOO_LONG,
-            "forbiddenCharacters": NAME_FORBIDDEN_CHARACTERS,
+            "required": gettext(NAME_REQUIRED),
+            "mustStartWithLetter": gettext(NAME_MUST_START_WITH_LETTER),
+            "tooLong": gettext(NAME_TOO_LONG),
+            "forbiddenCharacters": gettext(NAME_FORBIDDEN_CHARACTERS),
             "listedCharacters": LISTED_CHARACTERS,
-            "moreCharacters": MORE_CHARACTERS,
-            "moreCharactersPlural": MORE_CHARACTERS_PLURAL,
+            "moreCharacters": more_characters(1),
+            "moreCharactersPlural": more_characters(2),
         }
     if field == "description":
         return {
             "maxLength": DESCRIPTION_MAX_LENGTH,
             "characters": DESCRIPTION_CHARACTER_CLASS,
-            "tooLong": DESCRIPTION_TOO_LONG,
-            "forbiddenCharacters": DESCRIPTION_FORBIDDEN_CHARACTERS,
+            "tooLong": gettext(DESCRIPTION_TOO_LONG),
+            "forbiddenCharacters": gettext(DESCRIPTION_FORBIDDEN_CHARACTERS),
             "listedCharacters": LISTED_CHARACTERS,
-            "moreCharacters": MORE_CHARACTERS,
-            "moreCharactersPlural": MORE_CHARACTERS_PLURAL,
+            "moreCharacters": more_characters(1),
+            "moreCharactersPlural": more_characters(2),
         }
     raise ValueError(f"No browser rules for the field {field!r}.")

@@ -36,6 +36,7 @@ from typing import NoReturn
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
+from django.utils.translation import gettext, gettext_noop
 
 from keypairs import messages
 from keypairs.audit import Origin, ensure_outside_transaction
@@ -56,7 +57,8 @@ Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
 Status = KeyPairRequest.Status
 
-FORM_ALREADY_USED = "This form was already used. Reload the page to create another key pair."
+# In English, marked for translation and translated where it is used (tests compare with it).
+FORM_ALREADY_USED = gettext_noop("This form was already used. Reload the page to create another key pair.")
 # The codes recorded when BCC created a key pair whose private key the portal could not store:
 # deleted again in BCC, or left there (an orphan an operator must delete).
 NOT_STORED = "delivery_not_stored"
@@ -184,7 +186,7 @@ def _download_token(*, form_token: str, browser_session: str) -> str:
 
 
 def _replayed(earlier: KeyPairRequest | None, *, user, download_token: str) -> CreateResult:
-    earlier = _intent.refuse_someone_elses(earlier, user=user, message=FORM_ALREADY_USED)
+    earlier = _intent.refuse_someone_elses(earlier, user=user, message=gettext(FORM_ALREADY_USED))
     # Still being created, or created: the first response's cookie may never have reached the
     # browser, so this response carries the same one. Another session resubmitting the form
     # gets a token derived from its own session, which opens nothing.

@@ -9,13 +9,16 @@
  */
 (function () {
   "use strict";
+  // The JS catalogue (/jsi18n/, loaded by base.html before this script) translates; should it
+  // be missing, the English is shown rather than nothing.
+  var gettext = window.gettext || function (text) { return text; };
   var copyButton = document.getElementById("copy-public-key");
   var publicKey = document.getElementById("public-key");
   if (copyButton && publicKey && navigator.clipboard) {
     copyButton.hidden = false;
     copyButton.addEventListener("click", function () {
       navigator.clipboard.writeText(publicKey.value).then(function () {
-        copyButton.textContent = "Copied";
+        copyButton.textContent = gettext("Copied");
       });
     });
   }

@@ -40,21 +40,30 @@
  *     field, then the list is hidden (it described the old value) and the hint takes over.
  *   - Characters outside ASCII are named by code point only ("U+200B (an invisible
  *     character)"); the server's message on submit adds the Unicode name.
+ *   - The message templates in `data-rules` come already translated (the page is rendered in
+ *     the reader's language); the words this script adds itself (what a character is, "or")
+ *     come from the JS catalogue that base.html loads from /jsi18n/ (gettext, pgettext), in
+ *     the same words as keypairs/validation.py.
  */
 (function () {
   "use strict";
 
+  // The JS catalogue (/jsi18n/, loaded by base.html before this script) translates; should it
+  // be missing, the English is shown rather than nothing.
+  var gettext = window.gettext || function (text) { return text; };
+  var pgettext = window.pgettext || function (context, text) { return text; };
+
   // What a character that cannot be shown raw is; the same wording as keypairs/validation.py.
   var KINDS = [
-    [/\p{Cc}/u, "a control character"],
-    [/\p{Cf}/u, "an invisible character"],
-    [/\p{Zs}/u, "a space character"],
-    [/[\p{Zl}\p{Zp}]/u, "a line break"],
-    [/\p{M}/u, "a combining mark"],
-    [/\p{Cs}/u, "a lone surrogate"],
-    [/\p{Co}/u, "a private-use character"],
-    [/\p{Cn}/u, "an unassigned code point"],
-    [/[\p{Default_Ignorable_Code_Point}\u2800]/u, "an invisible character"],
+    [/\p{Cc}/u, gettext("a control character")],
+    [/\p{Cf}/u, gettext("an invisible character")],
+    [/\p{Zs}/u, gettext("a space character")],
+    [/[\p{Zl}\p{Zp}]/u, gettext("a line break")],
+    [/\p{M}/u, gettext("a combining mark")],
+    [/\p{Cs}/u, gettext("a lone surrogate")],
+    [/\p{Co}/u, gettext("a private-use character")],
+    [/\p{Cn}/u, gettext("an unassigned code point")],
+    [/[\p{Default_Ignorable_Code_Point}\u2800]/u, gettext("an invisible character")],
   ];
   // Shown raw, right-to-left letters would reorder the sentence around them.
   var RIGHT_TO_LEFT = /[\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}]/u;
@@ -65,22 +74,29 @@
     });
   }
 
+  /** "U+200B (an invisible character)": the character, then what it is in brackets. */
+  function withDetail(character, detail) {
+    return format(gettext("{character} ({detail})"), { character: character, detail: detail });
+  }
+
   function describeCharacter(character) {
-    if (character === " ") return "' ' (space)";
+    if (character === " ") return gettext("' ' (space)");
     if (character === "'") return "\"'\"";
     var codePoint = character.codePointAt(0);
     if (codePoint >= 0x21 && codePoint <= 0x7e) return "'" + character + "'";
     var label = "U+" + codePoint.toString(16).toUpperCase().padStart(4, "0");
     for (var i = 0; i < KINDS.length; i++) {
-      if (KINDS[i][0].test(character)) return label + " (" + KINDS[i][1] + ")";
+      if (KINDS[i][0].test(character)) return withDetail(label, KINDS[i][1]);
     }
     if (RIGHT_TO_LEFT.test(character)) return label;
-    return "'" + character + "' (" + label + ")";
+    return withDetail("'" + character + "'", label);
   }
 
+  /** "a", "a or b", "a, b or c" (Chinese: "a、b 或 c"). */
   function joinWithOr(items) {
     if (items.length === 1) return items[0];
-    return items.slice(0, -1).join(", ") + " or " + items[items.length - 1];
+    var listed = items.slice(0, -1).join(pgettext("between the items of a list", ", "));
+    return format(gettext("{listed} or {last}"), { listed: listed, last: items[items.length - 1] });
   }
 
   function forbiddenCharactersMessage(value, rules) {

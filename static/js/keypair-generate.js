@@ -23,12 +23,8 @@
  *                                             and is the public key line's comment.
  *     data-public-key-field="id_public_key"   id of the form's public key <textarea>; the
  *                                             OpenSSH line is put there, then the form is submitted.
- *     data-text-name-needed      shown when the name is empty or invalid (nothing is generated)
- *     data-text-generating       shown while the browser makes the key pair
- *     data-text-saved            shown once the private key is saved, before the submit;
- *                                "{file}" is replaced by the file name
- *     data-text-failed           shown when WebCrypto fails (nothing was saved or sent)
- *     Every sentence comes from these attributes, so it goes through Django's translation.
+ *     The sentences this script writes (the name is needed, generating, saved as <file>,
+ *     failed) come from the JS catalogue that base.html loads from /jsi18n/ (djangojs).
  *
  *   [data-keypair-generate-controls]    rendered `hidden`; shown only when WebCrypto is there.
  *   [data-keypair-generate-algorithm]   a <select> inside the controls, values "rsa-3072"
@@ -61,6 +57,10 @@
  */
 (function () {
   "use strict";
+
+  // The JS catalogue (/jsi18n/, loaded by base.html before this script) translates; should it
+  // be missing, the English is shown rather than nothing.
+  var gettext = window.gettext || function (text) { return text; };
 
   var ALGORITHMS = {
     "rsa-3072": {
@@ -239,7 +239,11 @@
       var name = nameField.value.trim();
       var invalid = name ? firstInvalidField(form, publicKeyField) : nameField;
       if (invalid) {
-        say(container.getAttribute("data-text-name-needed"));
+        say(
+          gettext(
+            "Fill in the form first: the private key is saved under the key pair name, and nothing is generated until the form can be sent."
+          )
+        );
         invalid.focus();
         if (invalid.reportValidity) invalid.reportValidity();
         return;
@@ -250,7 +254,7 @@
       var subtle = window.crypto.subtle;
 
       button.disabled = true;
-      say(container.getAttribute("data-text-generating"));
+      say(gettext("Your browser is making the key pair. Nothing has been sent."));
       subtle
         .generateKey(algorithm.params, true, ["sign", "verify"])
         .then(function (keyPair) {
@@ -267,7 +271,14 @@
             publicKeyField.value = line;
             publicKeyField.dispatchEvent(new Event("input", { bubbles: true }));
             publicKeyField.dispatchEvent(new Event("change", { bubbles: true }));
-            say(format(container.getAttribute("data-text-saved"), { file: fileName }));
+            say(
+              format(
+                gettext(
+                  "The private key was saved as {file}: keep it safe, the portal never had it. Sending only the public key…"
+                ),
+                { file: fileName }
+              )
+            );
             announce(container, "saved", { fileName: fileName, algorithm: algorithmName, publicKey: line });
             button.disabled = false;
             if (form.requestSubmit) form.requestSubmit();
@@ -276,7 +287,11 @@
           function () {
             // The error itself is not shown: it says nothing the person can act on.
             button.disabled = false;
-            say(container.getAttribute("data-text-failed"));
+            say(
+              gettext(
+                "Your browser could not make the key pair. Nothing was saved or sent. Try again, or create a key pair or import your own public key instead."
+              )
+            );
             announce(container, "failed");
           }
         );

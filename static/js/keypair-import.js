@@ -10,11 +10,22 @@
  *   #id_public_key, #id_public_key_file  the inputs
  *   #key-preview with #preview-type, #preview-bits, #preview-fingerprint, #preview-comment
  *   #key-preview-error     where a refusal is written
- *   #preview-bits-template data-text with "{bits}"
- * Everything is written with textContent, never as HTML. Nothing is logged or stored.
+ * Everything is written with textContent, never as HTML. Nothing is logged or stored. The
+ * server's answers come in the page's language; the script's own words ("3072 bits") come from
+ * the JS catalogue that base.html loads from /jsi18n/.
  */
 (function () {
   "use strict";
+  // The JS catalogue (/jsi18n/, loaded by base.html before this script) translates; should it
+  // be missing, the English is shown rather than nothing.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate =
+    window.interpolate ||
+    function (template, values) {
+      return template.replace(/%\((\w+)\)s/g, function (placeholder, key) {
+        return String(values[key]);
+      });
+    };
 
   var container = document.querySelector("[data-import-preview]");
   if (!container) return;
@@ -23,7 +34,6 @@
   var fileInput = document.getElementById("id_public_key_file");
   var preview = document.getElementById("key-preview");
   var failure = document.getElementById("key-preview-error");
-  var bitsTemplate = document.getElementById("preview-bits-template").getAttribute("data-text");
   var url = container.getAttribute("data-preview-url");
   var timer = null;
   var asked = 0;
@@ -36,7 +46,11 @@
   function show(answer) {
     if (answer.ok) {
       document.getElementById("preview-type").textContent = answer.key_type;
-      document.getElementById("preview-bits").textContent = bitsTemplate.replace("{bits}", String(answer.bits));
+      document.getElementById("preview-bits").textContent = interpolate(
+        gettext("%(bits)s bits"),
+        { bits: answer.bits },
+        true
+      );
       document.getElementById("preview-fingerprint").textContent = answer.sha256_fingerprint;
       document.getElementById("preview-comment").textContent = answer.comment;
       preview.hidden = false;
