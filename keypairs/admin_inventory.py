@@ -25,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from keypairs import audit_review, inventory_drift
@@ -60,7 +60,7 @@ class StateFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("live", gettext_lazy("In BCC")),
+            ("live", pgettext_lazy("inventory filter: still in BCC", "In BCC")),
             ("gone", gettext_lazy("Gone")),
             (inventory_drift.GONE_AT_LAST_SYNC, gettext_lazy("Gone at the last sync")),
             (inventory_drift.CHANGED_OUTSIDE, gettext_lazy("Changed outside the portal")),

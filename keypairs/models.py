@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class KeyPairRequest(models.Model):
@@ -41,7 +42,7 @@ class KeyPairRequest(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
-        CREATED = "created", _("Created")
+        CREATED = "created", pgettext_lazy("key pair status", "Created")
         FAILED = "failed", _("Failed")
         UNKNOWN = "unknown", _("Outcome unknown")
         RECONCILED = "reconciled", _("Reconciled")
@@ -181,7 +182,7 @@ class AuditEvent(models.Model):
 
     class Action(models.TextChoices):
         REQUESTED = "requested", _("Create requested")
-        CREATED = "created", _("Created")
+        CREATED = "created", pgettext_lazy("audit action", "Created")
         FAILED = "failed", _("Failed")
         OUTCOME_UNKNOWN = "outcome_unknown", _("Outcome unknown")
         DOWNLOADED = "downloaded", _("Private key downloaded")
@@ -218,7 +219,7 @@ class AuditEvent(models.Model):
         EXPIRY_REMINDED = "expiry_reminded", _("Expiry reminder mailed")
         MAIL_FAILED = "mail_failed", _("Mail not delivered")
         BIND_REQUESTED = "bind_requested", _("Bind requested")
-        BOUND = "bound", _("Bound to instances")
+        BOUND = "bound", pgettext_lazy("audit action", "Bound to instances")
         BIND_FAILED = "bind_failed", _("Bind failed")
         UNBIND_REQUESTED = "unbind_requested", _("Unbind requested")
         UNBOUND = "unbound", _("Unbound from instances")
