@@ -22,13 +22,32 @@ def default_language_after_each_test():
 
 
 @pytest.fixture(autouse=True)
-def own_cache(settings):
+def own_cache(settings, monkeypatch):
     """Each test gets a cache of its own (a fresh key prefix; a fresh local-memory store).
 
     The rate-limit counters and quota counts of keypairs/limits.py live in the cache: without
     this, one test's creates would count against the next test's Alice, and on Redis against
     another xdist worker's, since both share one Redis database.
+
+    ``cache.clear()`` is refused: on Redis it is FLUSHDB, which empties every worker's cache
+    mid-test (a refusal flood counted there once wrote its first row twice). A test that needs
+    an empty cache calls ``empty_cache()`` (the ``empty_cache`` fixture): a fresh prefix again.
     """
+    from django.core.cache.backends.redis import RedisCache
+
+    def refuse_clear(self):
+        raise AssertionError("cache.clear() on Redis empties every worker's cache: use the empty_cache fixture")
+
+    monkeypatch.setattr(RedisCache, "clear", refuse_clear)
+    _own_namespace(settings)
+    yield
+    from django.core.cache import caches as connections
+
+    if connections["default"].__class__.__name__ == "LocMemCache":
+        connections["default"].clear()  # its store would otherwise stay in memory for the whole run
+
+
+def _own_namespace(settings) -> None:
     namespace = f"test-{uuid.uuid4().hex}"
     caches = {}
     for alias, config in settings.CACHES.items():
@@ -37,11 +56,12 @@ def own_cache(settings):
             config["LOCATION"] = namespace
         caches[alias] = config
     settings.CACHES = caches
-    yield
-    from django.core.cache import caches as connections
 
-    if connections["default"].__class__.__name__ == "LocMemCache":
-        connections["default"].clear()  # its store would otherwise stay in memory for the whole run
+
+@pytest.fixture
+def empty_cache(settings):
+    """Call it to start from an empty cache, this test's only (a fresh prefix; see own_cache)."""
+    return lambda: _own_namespace(settings)
 
 
 @pytest.fixture(scope="session")

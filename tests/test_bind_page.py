@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -345,7 +344,7 @@ def test_bcc_unreachable_is_said_with_the_time_and_cached(alice, alice_client, t
 
 
 def test_the_page_reads_the_list_once_and_its_queries_do_not_grow_with_instances(
-    alice, alice_client, bob, team_web, portal_on_sandbox
+    alice, alice_client, bob, team_web, portal_on_sandbox, empty_cache
 ):
     web = made(alice, "web")
     theirs = made(bob, "bobs")
@@ -353,9 +352,9 @@ def test_the_page_reads_the_list_once_and_its_queries_do_not_grow_with_instances
     def queries_for(count: int, prefix: str) -> int:
         ids = linux_instances(portal_on_sandbox, "bj", count, tags={"team": "web"}, name=prefix)
         get_client("bj").attach_keypair(theirs.keypair_id, instance_ids=ids)
-        cache.clear()
+        empty_cache()
         alice_client.get(bind_url(web))  # a first view, as the person would have made
-        cache.clear()  # the list walked again: the measured view pays for the walk too
+        empty_cache()  # the list walked again: the measured view pays for the walk too
         with CaptureQueriesContext(connection) as queries:
             assert alice_client.get(bind_url(web)).status_code == 200
         return len(queries)

@@ -16,7 +16,6 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -243,7 +242,7 @@ def test_close_to_and_past_its_maximum_age(alice, alice_zh, portal_on_sandbox, s
 # --- My key pairs --------------------------------------------------------------------------------
 
 
-def test_the_list_with_every_state_and_bccs(alice, alice_zh, made, portal_on_sandbox):
+def test_the_list_with_every_state_and_bccs(alice, alice_zh, made, portal_on_sandbox, empty_cache):
     renamed = imported(alice, "web-server")
     get_client("bj").rename_keypair(renamed.keypair_id, name="web-renamed")
     gone = imported(alice, "gone-server")
@@ -256,7 +255,7 @@ def test_the_list_with_every_state_and_bccs(alice, alice_zh, made, portal_on_san
     not_in_bcc(alice, "unknown-one", Status.UNKNOWN)
     not_in_bcc(alice, "failed-one", Status.FAILED)
     # The create form read the region's key pairs moments ago; the list would show that read.
-    cache.clear()
+    empty_cache()
 
     page = chinese_page(alice_zh.get(reverse("keypair_list")))
 
