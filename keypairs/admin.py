@@ -39,6 +39,10 @@ from keypairs.audit import SIGNED_FIELDS, audit_acknowledge, audit_record, unack
 from keypairs.audit_shipping import shipping_status
 from keypairs.models import AuditEvent, Delivery, KeyPairRequest
 
+# The portal's name on every admin page, in the reader's language (Django's own says "Django administration").
+admin.site.site_header = gettext_lazy("BCC key pair portal: administration")
+admin.site.site_title = gettext_lazy("BCC key pair portal")
+
 EXPORT_DETAIL = "CSV export of the audit log; filters: {filters}"
 # Marked here, translated when shown (gettext at call time).
 ACKNOWLEDGED_MESSAGE = gettext_noop("Acknowledged: the rebuilt chain head is recorded as reviewed by you.")

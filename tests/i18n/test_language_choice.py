@@ -14,6 +14,7 @@ from portal.auth.models import PersonLanguage
 from portal.auth.roles import Role
 from portal.languages import addresses_by_language, language_of
 from tests.auth_people import PASSWORD, person
+from tests.people import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +152,13 @@ def test_the_scripts_sentences_are_served_to_anyone_and_cached_per_language(clie
     assert english["Content-Type"].startswith("text/javascript")
     assert "max-age=86400" in chinese["Cache-Control"]
     assert english.content != chinese.content  # each language its own catalogue, not the first one cached
+
+
+def test_the_admin_carries_the_portals_name_in_the_readers_language(db):
+    auditor = signed_in(person("audrey", Role.AUDITOR))
+
+    english = auditor.get(reverse("admin:index")).content.decode()
+    chinese = auditor.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+    assert "BCC key pair portal: administration" in english and "Django administration" not in english
+    assert "BCC 密钥对门户：管理后台" in chinese and "Django 管理" not in chinese
