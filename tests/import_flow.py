@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from django.test import Client
 from django.urls import reverse
 
@@ -39,6 +40,23 @@ def dsa_line() -> str:
         warnings.simplefilter("ignore")
         key = dsa.generate_private_key(1024)  # noqa: S505 - OpenSSH's DSA keys are 1024 bits
         return key.public_key().public_bytes(*OpenSSH).decode()
+
+
+def certificate_line() -> str:
+    """An OpenSSH user certificate's line: a key BCC must never be given."""
+    now = int(datetime.datetime.now(datetime.UTC).timestamp())
+    certificate = (
+        serialization.SSHCertificateBuilder()
+        .public_key(ec_key().public_key())
+        .serial(1)
+        .type(serialization.SSHCertificateType.USER)
+        .key_id(b"alice")
+        .valid_principals([b"root"])
+        .valid_after(now)
+        .valid_before(now + 3600)
+        .sign(ed25519.Ed25519PrivateKey.generate())
+    )
+    return certificate.public_bytes().decode()
 
 
 def open_import_form(client: Client) -> str:

@@ -7,11 +7,9 @@ portal's limits, the one-time form, and an import whose answer was lost, which i
 
 from __future__ import annotations
 
-import datetime
 import io
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -24,6 +22,7 @@ from keypairs.services import import_ as import_service
 from tests.create_flow import audit_trail, page_says, sent_to_bcc
 from tests.import_flow import (
     PREVIEW_URL,
+    certificate_line,
     dsa_line,
     ec_key,
     import_key,
@@ -35,22 +34,6 @@ from tests.import_flow import (
 
 Status = KeyPairRequest.Status
 Action = AuditEvent.Action
-
-
-def certificate_line() -> str:
-    now = int(datetime.datetime.now(datetime.UTC).timestamp())
-    certificate = (
-        serialization.SSHCertificateBuilder()
-        .public_key(ec_key().public_key())
-        .serial(1)
-        .type(serialization.SSHCertificateType.USER)
-        .key_id(b"alice")
-        .valid_principals([b"root"])
-        .valid_after(now)
-        .valid_before(now + 3600)
-        .sign(ed25519.Ed25519PrivateKey.generate())
-    )
-    return certificate.public_bytes().decode()
 
 
 REFUSALS = {

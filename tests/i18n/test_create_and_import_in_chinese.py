@@ -11,21 +11,18 @@ here while they are still English, and only they: the catalogue tests hold them 
 
 from __future__ import annotations
 
-import datetime
 import html as html_text
 import json
 import re
 from io import BytesIO
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from django.urls import reverse
 from django.utils import translation
 
 from keypairs import limits
 from tests.i18n.english import english_sentences
-from tests.import_flow import dsa_line, ec_key, private_pem, public_line, rsa_key
+from tests.import_flow import certificate_line, dsa_line, ec_key, private_pem, public_line, rsa_key
 
 pytestmark = pytest.mark.django_db
 
@@ -290,22 +287,6 @@ def test_every_key_refusal_in_the_live_preview_is_in_chinese(alice_client, key, 
     assert answer["ok"] is False
     assert expected in answer["message"]
     assert english_sentences(answer["message"], allowed=(PUTTYGEN_BOX,)) == []
-
-
-def certificate_line() -> str:
-    now = int(datetime.datetime.now(datetime.UTC).timestamp())
-    certificate = (
-        serialization.SSHCertificateBuilder()
-        .public_key(ec_key().public_key())
-        .serial(1)
-        .type(serialization.SSHCertificateType.USER)
-        .key_id(b"grace")
-        .valid_principals([b"root"])
-        .valid_after(now)
-        .valid_before(now + 3600)
-        .sign(ed25519.Ed25519PrivateKey.generate())
-    )
-    return certificate.public_bytes().decode()
 
 
 def test_a_certificate_is_refused_in_chinese(alice_client):
