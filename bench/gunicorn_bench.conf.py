@@ -8,11 +8,18 @@ timeouts, logging). Added here, for the benchmark only:
 - ``pre_request``/``post_request`` time each request inside the worker and append one line
   per request to ``$BENCH_TIMING_DIR/worker-<pid>.tsv``: the response's X-Request-ID, method,
   path, status, milliseconds in the worker, milliseconds of it spent in BCC calls, and the
-  CPU milliseconds the request's thread used (its own work, without waiting on anything).
+  CPU milliseconds the request's thread used (its own work, without waiting on anything),
+  then the SQL statements the request ran and the transactions it opened (outermost atomic
+  blocks; a statement outside one runs in autocommit, its own transaction).
 
 With ``BENCH_TRACEMALLOC=1`` each worker also traces Python allocations and writes, every
 500 requests, the 25 lines holding the most memory to ``worker-<pid>.memory.txt`` (a
 diagnosis of memory growth; it slows the worker, so never together with timing figures).
+
+With ``BENCH_PROFILE=page,page``, requests whose ``X-Bench-Page`` header (sent by
+``bench.pages``) names one of those pages run under pyinstrument; each page's samples accumulate
+over its requests and are written, after each of them, to ``profile-<page>-<pid>.txt`` (a
+diagnosis: the profiler slows what it watches, so never together with timing figures).
 
 The load generator joins these lines to its own latencies by X-Request-ID, and subtracts
 the BCC time to get the portal's own overhead per request. The wrapper reads a clock twice
@@ -30,6 +37,8 @@ _repository_config = Path(__file__).resolve().parent.parent / "portal" / "gunico
 exec(compile(_repository_config.read_text(), str(_repository_config), "exec"))  # noqa: S102 - our own file
 
 _timing = threading.local()
+_profiled_pages = {page for page in os.environ.get("BENCH_PROFILE", "").split(",") if page}
+_profilers = {}
 _timing_files = {}
 
 
@@ -47,14 +56,48 @@ def post_fork(server, worker):
             _timing.bcc_seconds = getattr(_timing, "bcc_seconds", 0.0) + time.perf_counter() - started
 
     transport.Transport.call = timed_call
+    _count_database_work()
     directory = Path(os.environ["BENCH_TIMING_DIR"])
     _timing_files[os.getpid()] = (directory / f"worker-{os.getpid()}.tsv").open("a", buffering=1)
     if os.environ.get("BENCH_TRACEMALLOC") == "1":
         tracemalloc.start()
 
 
+def _count_database_work():
+    """Count, per request thread, each SQL statement and each transaction opened.
+
+    At the class level, so that every connection of every thread is counted, whatever opened it
+    (the ORM, the session store, the database cache, a raw cursor).
+    """
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.utils import CursorWrapper
+
+    def counting(method, counter):
+        @functools.wraps(method)
+        def counted(self, *args, **kwargs):
+            setattr(_timing, counter, getattr(_timing, counter, 0) + 1)
+            return method(self, *args, **kwargs)
+
+        return counted
+
+    CursorWrapper.execute = counting(CursorWrapper.execute, "queries")
+    CursorWrapper.executemany = counting(CursorWrapper.executemany, "queries")
+    original_set_autocommit = BaseDatabaseWrapper.set_autocommit
+
+    @functools.wraps(original_set_autocommit)
+    def set_autocommit(self, autocommit, *args, **kwargs):
+        if not autocommit:  # the outermost atomic block begins a transaction
+            _timing.transactions = getattr(_timing, "transactions", 0) + 1
+        return original_set_autocommit(self, autocommit, *args, **kwargs)
+
+    BaseDatabaseWrapper.set_autocommit = set_autocommit
+
+
 def pre_request(worker, req):
+    _start_profile(req)
     _timing.bcc_seconds = 0.0
+    _timing.queries = 0
+    _timing.transactions = 0
     _timing.cpu_started = time.thread_time()
     _timing.started = time.perf_counter()
 
@@ -65,8 +108,10 @@ def post_request(worker, req, environ, resp):
     request_id = next((value for name, value in resp.headers if name.lower() == "x-request-id"), "-")
     bcc_ms = _timing.bcc_seconds * 1000
     fields = [request_id, req.method, req.path, str(resp.status_code)]
-    line = "\t".join([*fields, f"{elapsed_ms:.3f}", f"{bcc_ms:.3f}", f"{cpu_ms:.3f}"])
+    measured = [f"{elapsed_ms:.3f}", f"{bcc_ms:.3f}", f"{cpu_ms:.3f}", str(_timing.queries), str(_timing.transactions)]
+    line = "\t".join([*fields, *measured])
     _timing_files[os.getpid()].write(line + "\n")
+    _stop_profile()
     _count_and_trace(worker)
 
 
@@ -83,3 +128,27 @@ def _count_and_trace(worker):
         traced, _peak = tracemalloc.get_traced_memory()
         report.write(f"--- after {_served['count']} requests: {traced / 1e6:.1f} MB traced\n")
         report.writelines(f"{stat}\n" for stat in top)
+
+
+def _start_profile(req):
+    _timing.profiled = None
+    page = next((value for name, value in req.headers if name.lower() == "x-bench-page"), None)
+    if page not in _profiled_pages:
+        return
+    from pyinstrument import Profiler
+
+    profiler = _profilers.setdefault(page, Profiler(interval=0.0005))
+    profiler.start()
+    _timing.profiled = page
+
+
+def _stop_profile():
+    page = getattr(_timing, "profiled", None)
+    if page is None:
+        return
+    profiler = _profilers[page]
+    profiler.stop()
+    # The functions by their share of the page's time, anywhere on the stack, then the tree.
+    flat = profiler.output_text(time="percent_of_total", flat=True, flat_time="total")
+    tree = profiler.output_text(time="percent_of_total")
+    (Path(os.environ["BENCH_TIMING_DIR"]) / f"profile-{page}-{os.getpid()}.txt").write_text(flat + "\n" + tree)

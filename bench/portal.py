@@ -233,7 +233,7 @@ class Gunicorn:
             try:
                 if requests.get(self.base_url + "/healthz", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 pass
             if self.process.poll() is not None:
                 break
@@ -261,7 +261,7 @@ class Gunicorn:
         timings = {}
         for path in self.timing_dir.glob("worker-*.tsv"):
             for row in path.read_text().splitlines():
-                request_id, _method, _path, _status, worker_ms, bcc_ms, cpu_ms = row.split("\t")
+                request_id, _method, _path, _status, worker_ms, bcc_ms, cpu_ms, *_database = row.split("\t")
                 timings[request_id] = (float(worker_ms), float(bcc_ms), float(cpu_ms))
         return timings
 
