@@ -14,12 +14,19 @@ The floor goes through everything a real page goes through and nothing more:
 - the access log line gunicorn writes as JSON, as for every request.
 
 It reads no key pair, calls no BCC and writes nothing.
+
+Beside it, a reference for the auditors' pages: Django's own admin, untouched, listing the same
+audit log (``/bench/django-admin/``): the same model, the same 100 rows a page, the same eight
+columns as plain fields, the same kinds of filters and the date hierarchy, none of the portal's
+code. What the portal's audit log costs beyond that is the portal's; the rest is the admin's.
 """
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import path
 
+from keypairs.models import AuditEvent
 from portal.urls import urlpatterns as portal_urlpatterns
 
 FLOOR_URL = "bench/floor/"
@@ -42,4 +49,35 @@ def floor(request: HttpRequest) -> HttpResponse:
     return HttpResponse(_TEMPLATE.render({}, request))
 
 
-urlpatterns = [path(FLOOR_URL, floor, name="bench_floor"), *portal_urlpatterns]
+class PlainAuditEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "actor_username",
+        "action",
+        "outcome",
+        "region",
+        "keypair_name",
+        "keypair_id",
+        "bcc_request_id",
+    )
+    list_filter = ("action", "outcome", "is_security_event", "region", "created_at")
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    ordering = ("-id",)
+    show_full_result_count = False
+    actions = None
+    # Django's own template: the portal's (templates/admin/keypairs/auditevent/) adds its export and chain status.
+    change_list_template = "admin/change_list.html"
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return True  # ?keypair_id=...: a key pair's timeline, as the portal's audit log links to it
+
+
+django_admin = admin.AdminSite(name="bench_django_admin")
+django_admin.register(AuditEvent, PlainAuditEventAdmin)
+
+urlpatterns = [
+    path(FLOOR_URL, floor, name="bench_floor"),
+    path("bench/django-admin/", django_admin.urls),
+    *portal_urlpatterns,
+]

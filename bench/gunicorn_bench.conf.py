@@ -18,7 +18,7 @@ diagnosis of memory growth; it slows the worker, so never together with timing f
 
 With ``BENCH_PROFILE=page,page``, requests whose ``X-Bench-Page`` header (sent by
 ``bench.pages``) names one of those pages run under pyinstrument; each page's samples accumulate
-over its requests and are written, after each of them, to ``profile-<page>-<pid>.txt`` (a
+over its requests and are written when the worker stops, to ``profile-<page>-<pid>.txt`` (a
 diagnosis: the profiler slows what it watches, so never together with timing figures).
 
 The load generator joins these lines to its own latencies by X-Request-ID, and subtracts
@@ -137,7 +137,7 @@ def _start_profile(req):
         return
     from pyinstrument import Profiler
 
-    profiler = _profilers.setdefault(page, Profiler(interval=0.0005))
+    profiler = _profilers.setdefault(page, Profiler(interval=0.001))
     profiler.start()
     _timing.profiled = page
 
@@ -146,9 +146,18 @@ def _stop_profile():
     page = getattr(_timing, "profiled", None)
     if page is None:
         return
-    profiler = _profilers[page]
-    profiler.stop()
-    # The functions by their share of the page's time, anywhere on the stack, then the tree.
-    flat = profiler.output_text(time="percent_of_total", flat=True, flat_time="total")
+    _profilers[page].stop()
+
+
+def worker_exit(server, worker):
+    for page, profiler in _profilers.items():
+        _write_profile(page, profiler)
+
+
+def _write_profile(page, profiler):
+    # The functions by their own share of the page's time, then anywhere on the stack, then the tree.
+    own = profiler.output_text(time="percent_of_total", flat=True, flat_time="self")
+    anywhere = profiler.output_text(time="percent_of_total", flat=True, flat_time="total")
     tree = profiler.output_text(time="percent_of_total")
-    (Path(os.environ["BENCH_TIMING_DIR"]) / f"profile-{page}-{os.getpid()}.txt").write_text(flat + "\n" + tree)
+    path = Path(os.environ["BENCH_TIMING_DIR"]) / f"profile-{page}-{os.getpid()}.txt"
+    path.write_text("\n".join([own, anywhere, tree]))
