@@ -239,6 +239,18 @@ def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
         stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
 
 
+def _without_partial_body(exc: BaseException) -> BaseException:
+    """``exc`` with the bytes of a cut-off answer dropped from its chain.
+
+    ``http.client.IncompleteRead`` keeps what did arrive (of a create's answer: the start of
+    the private key), and the chain is kept behind the ``BccError`` for whoever debugs it.
+    """
+    for item in _exception_chain(exc):
+        if isinstance(item, http.client.IncompleteRead) and isinstance(item.partial, bytes):
+            item.partial, item.args = b"", (b"",)
+    return exc
+
+
 def _raised_in_handshake(exc: BaseException) -> bool:
     frame = exc.__traceback__
     while frame is not None:
@@ -400,7 +412,7 @@ class Transport:
             except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
                 # urllib3 wraps what it can; a bare socket or http.client error is mapped the same way.
                 error: errors.BccError = map_transport_exception(exc)
-                error.__cause__ = exc
+                error.__cause__ = _without_partial_body(exc)
             except errors.BccError as exc:
                 error = exc
                 request_id = request_id or exc.request_id
