@@ -1,6 +1,6 @@
 """BCC clients built from Django settings: one per region per process, reused.
 
-Reusing a client reuses its HTTP session, so its pooled connections (and TLS sessions)
+Reusing a client reuses its connection pool, so its pooled connections (and TLS sessions)
 survive from one web request to the next. The cache key holds every setting a client is
 built from, so changed settings can never be served by a stale client; clearing on Django's
 ``setting_changed`` also lets ``override_settings`` drop clients it made unreachable.

@@ -1,9 +1,20 @@
-"""Signed HTTP to BCC: the bce-auth-v1 ``AuthBase``, one session, retries, error mapping.
+"""Signed HTTP to BCC: bce-auth-v1 signing, one urllib3 connection pool, retries, error mapping.
 
 The transport knows nothing about key pairs. It sends one operation, re-signing every
-attempt with a fresh timestamp, retries what is safe to retry, turns every ``requests``
+attempt with a fresh timestamp, retries what is safe to retry, turns every network
 failure into a ``BccTransportError`` that says whether the request may have reached BCC,
 turns BCC's error answers into ``BccApiError``, and logs one line per attempt.
+
+Requests go straight through a ``urllib3`` connection pool for the one endpoint, not through
+a ``requests`` session: profiled, the session's layer (preparing the request, cookies, the
+adapter's pool lookup, building a ``Response``) cost as much CPU per call as urllib3 itself
+(28% each), and none of it is used here (one host, no cookies, no redirects, no proxies, no
+environment settings). ``python -m bench.bcc_client --profile 2000`` shows where a call's CPU
+goes; docs/benchmarks.md has the figures.
+
+TLS: the certificate is always verified, its host name checked, against ``certifi``'s CA
+bundle (what ``requests`` used) or the CA bundle ``verify`` names. Connections are kept
+alive and reused (up to 16 idle per transport); the pool is safe to share between threads.
 
 What is retried (``RetryMode``):
 - every operation: failures where the request certainly never reached BCC (connection
@@ -24,6 +35,7 @@ request id and latency. Never a URL, a header, a body, or a key.
 from __future__ import annotations
 
 import enum
+import http.client
 import json
 import logging
 import os
@@ -31,16 +43,21 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
-import requests
+import certifi
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from keypairs.bcc import errors, signer
 from keypairs.bcc.models import CallRecord
@@ -57,6 +74,12 @@ BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_CAP_SECONDS = 4.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 CA_BUNDLE_MISSING = "The CA bundle {path} does not exist."
+POOL_SIZE = 16  # idle connections kept per transport; more threads at once still get one each
+SIGNED_WITHOUT_BODY = ("host", "x-bce-date")
+SIGNED_WITH_BODY = ("host", "x-bce-date", "content-type", "content-length")
+# Characters left as they are when the endpoint's path prefix is put on the request line
+# (what requests' requote_uri kept): a prefix written already escaped stays as written.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 class RetryMode(enum.Enum):
@@ -71,16 +94,16 @@ def utc_now() -> datetime:
 # --- Signing ---------------------------------------------------------------------------
 
 
-class BceAuth(requests.auth.AuthBase):
-    """Signs a prepared request with bce-auth-v1, reading the clock each time it is called.
+class BceAuth:
+    """Signs one attempt's headers with bce-auth-v1, reading the clock each time it is called.
 
-    The transport prepares a new request for every attempt and signs it with this, so every
-    attempt carries its own fresh timestamp.
+    The transport signs a fresh copy of the headers for every attempt, so every attempt
+    carries its own timestamp.
 
     Signed: ``host`` (sent explicitly, so the signed value is the one on the wire),
     ``x-bce-date`` (equal to the timestamp) and, when there is a body, ``content-type`` and
-    ``content-length``. The list is explicit rather than BCE's default set so that the
-    signature never depends on headers requests may add on its own.
+    ``content-length`` (both set by the transport). The list is explicit rather than BCE's
+    default set so that the signature never depends on headers the HTTP library may add.
     """
 
     def __init__(
@@ -94,25 +117,23 @@ class BceAuth(requests.auth.AuthBase):
         self.clock = clock
         self.expiration_seconds = expiration_seconds
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        parts = urlsplit(request.url)
+    def sign(self, method: str, path: str, query: Sequence[tuple[str, str | None]], headers: dict[str, str]) -> None:
+        """Add ``x-bce-date`` and ``Authorization`` to ``headers``, which already hold ``Host``.
+
+        ``path`` is the decoded path and ``query`` the decoded pairs, as the request sends them.
+        """
         stamp = signer.format_timestamp(self.clock())
-        request.headers["Host"] = host_header(parts.scheme, parts.hostname or "", parts.port)
-        request.headers["x-bce-date"] = stamp
-        signed = ["host", "x-bce-date"]
-        if request.body:
-            signed += [name for name in ("content-type", "content-length") if name in request.headers]
-        request.headers["Authorization"] = signer.authorization(
-            method=request.method or "GET",
-            path=unquote(parts.path),
-            query=parse_query(parts.query),
-            headers=request.headers,
+        headers["x-bce-date"] = stamp
+        headers["Authorization"] = signer.authorization(
+            method=method,
+            path=path,
+            query=query,
+            headers=headers,
             credentials=self.credentials,
             timestamp=stamp,
-            signed_headers=signed,
+            signed_headers=SIGNED_WITH_BODY if "Content-Length" in headers else SIGNED_WITHOUT_BODY,
             expiration_seconds=self.expiration_seconds,
         )
-        return request
 
 
 def host_header(scheme: str, hostname: str, port: int | None) -> str:
@@ -174,8 +195,8 @@ def backoff_delay(
 # --- Mapping failures ------------------------------------------------------------------------
 
 
-def map_request_exception(exc: BaseException) -> errors.BccTransportError:
-    """The ``BccTransportError`` for a ``requests`` failure, with ``sent`` decided carefully.
+def map_transport_exception(exc: BaseException) -> errors.BccTransportError:
+    """The ``BccTransportError`` for a urllib3 or socket failure, with ``sent`` decided carefully.
 
     ``sent=False`` only when the request provably never left: no TCP connection (refused,
     DNS), a connect timeout, or a failure inside the TLS handshake. urllib3 reports a
@@ -185,16 +206,17 @@ def map_request_exception(exc: BaseException) -> errors.BccTransportError:
     """
     chain = list(_exception_chain(exc))
     in_handshake = any(_raised_in_handshake(item) for item in chain)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    # urllib3 makes NewConnectionError (refused, DNS) a subclass of ConnectTimeoutError.
+    if any(isinstance(item, ConnectTimeoutError) and not isinstance(item, NewConnectionError) for item in chain):
         return errors.BccTimeoutError(sent=False)
-    is_timeout = isinstance(exc, requests.exceptions.Timeout)
-    if isinstance(exc, requests.exceptions.SSLError) or (in_handshake and not is_timeout):
+    is_timeout = any(isinstance(item, ReadTimeoutError | TimeoutError) for item in chain)
+    if any(isinstance(item, SSLError) for item in chain) or (in_handshake and not is_timeout):
         if any(isinstance(item, ssl.SSLCertVerificationError | ssl.CertificateError) for item in chain):
             return errors.BccTLSError(errors.TLS_CERTIFICATE_NOT_TRUSTED)
         if in_handshake:
             return errors.BccTLSError(errors.TLS_HANDSHAKE_FAILED)
         return errors.BccConnectionLostError()
-    if is_timeout or any(isinstance(item, ReadTimeoutError) for item in chain):
+    if is_timeout:
         return errors.BccTimeoutError(sent=not in_handshake)
     if any(isinstance(item, NameResolutionError) for item in chain):
         return errors.BccConnectError(errors.NAME_NOT_RESOLVED)
@@ -216,6 +238,18 @@ def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(item))
         yield item
         stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+
+
+def _without_partial_body(exc: BaseException) -> BaseException:
+    """``exc`` with the bytes of a cut-off answer dropped from its chain.
+
+    ``http.client.IncompleteRead`` keeps what did arrive (of a create's answer: the start of
+    the private key), and the chain is kept behind the ``BccError`` for whoever debugs it.
+    """
+    for item in _exception_chain(exc):
+        if isinstance(item, http.client.IncompleteRead) and isinstance(item.partial, bytes):
+            item.partial, item.args = b"", (b"",)
+    return exc
 
 
 def _raised_in_handshake(exc: BaseException) -> bool:
@@ -243,15 +277,15 @@ class ApiResponse:
     latency_ms: int
 
 
-def read_answer(response: requests.Response) -> tuple[int, str | None, Mapping[str, Any]]:
+def read_answer(status: int, request_id: str | None, raw: bytes) -> tuple[int, str | None, Mapping[str, Any]]:
     """``(status, request_id, data)`` of a 2xx answer; raise ``BccApiError`` or ``BccBadResponseError``.
 
-    Errors are built from the body's fields only: the body itself is never put in an
-    exception (nor chained: a ``JSONDecodeError`` holds the whole document).
+    ``request_id`` is the ``x-bce-request-id`` header, ``raw`` the whole body. Errors are
+    built from the body's fields only: the body itself is never put in an exception (nor
+    chained: a ``JSONDecodeError`` holds the whole document).
     """
-    status = response.status_code
-    request_id = response.headers.get(REQUEST_ID_HEADER) or None
-    readable, data = _decode_json(response.content)
+    request_id = request_id or None
+    readable, data = _decode_json(raw)
     if 200 <= status < 300:
         if readable and (data is None or isinstance(data, dict)):
             return status, request_id, data or {}
@@ -277,8 +311,25 @@ def _decode_json(raw: bytes) -> tuple[bool, Any]:
 # --- The transport ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PreparedCall:
+    """One operation's request, the same for every attempt but for its date and signature.
+
+    ``target`` is what goes on the request line (path and encoded query); ``path`` and
+    ``query`` are what is signed (decoded); ``headers`` hold ``Host``, ``User-Agent`` and,
+    with a body, ``Content-Type`` and ``Content-Length``.
+    """
+
+    method: str
+    target: str
+    path: str
+    query: tuple[tuple[str, str | None], ...]
+    payload: bytes | None
+    headers: Mapping[str, str]
+
+
 class Transport:
-    """One region's connection to BCC: a ``requests.Session`` that is reused for every call."""
+    """One region's connection to BCC: a urllib3 connection pool that is reused for every call."""
 
     def __init__(
         self,
@@ -299,17 +350,23 @@ class Transport:
             # A CA bundle may be given (a TLS-intercepting proxy); verification is never off.
             raise ValueError("verify must be True or the path of a CA bundle; TLS verification cannot be turned off.")
         if isinstance(verify, str) and not os.path.exists(verify):
-            # Checked here: requests would only notice at send time, with an OSError that
-            # looks like a network failure (and would make a create look like an unknown outcome).
+            # Checked here, not left to the first connection: an OSError then would look like
+            # a network failure (and would make a create look like an unknown outcome).
             raise ValueError(CA_BUNDLE_MISSING.format(path=verify))
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1.")
-        self.timeout = (connect_timeout, read_timeout)
+        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self.max_attempts = max_attempts
         self.sleep = sleep
-        self.session = _new_session(BceAuth(credentials, clock=clock or utc_now), verify)
-        # Every call goes to this one endpoint, hence through this one adapter and its pool.
-        self._adapter = self.session.get_adapter(self.endpoint)
+        self.auth = BceAuth(credentials, clock=clock or utc_now)
+        parts = urlsplit(self.endpoint)
+        self._scheme, self._hostname, self._port = parts.scheme, parts.hostname or "", parts.port
+        self._host = host_header(self._scheme, self._hostname, self._port)
+        self._path_prefix = quote(parts.path, safe=_PATH_SAFE)
+        self._signed_prefix = unquote(self._path_prefix)
+        # Built once: loading a CA bundle costs milliseconds, and every connection shares it.
+        self._tls_context = _tls_context(verify) if self._scheme == "https" else None
+        self._pool = self._new_pool()
         self._local = threading.local()
 
     @property
@@ -318,7 +375,11 @@ class Transport:
         return getattr(self._local, "last_call", None)
 
     def close(self) -> None:
-        self.session.close()
+        """Close the idle connections. The transport stays usable (as a closed ``requests``
+        session was): a later call opens a new connection, so a thread still holding a client
+        that the factory has dropped never sees a "closed" error for a request it never sent."""
+        pool, self._pool = self._pool, self._new_pool()
+        pool.close()
 
     def call(
         self,
@@ -337,13 +398,7 @@ class Transport:
         has the wrong shape and becomes a ``BccBadResponseError`` (its message is dropped: it
         may describe a body that holds a private key).
         """
-        query_string = build_query(query)
-        url = self.endpoint + path + (f"?{query_string}" if query_string else "")
-        headers = {}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            headers["Content-Type"] = JSON_CONTENT_TYPE
+        prepared = self.prepare(method, path, query=query, body=body)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -351,14 +406,14 @@ class Transport:
             attempt_started = time.monotonic()
             status = request_id = None
             try:
-                response = self._send(method, url, payload, headers)
-                status, request_id = response.status_code, response.headers.get(REQUEST_ID_HEADER)
-                status, request_id, data = read_answer(response)
+                response = self._send(prepared)
+                status, request_id = response.status, response.headers.get(REQUEST_ID_HEADER)
+                status, request_id, data = read_answer(status, request_id, response.data)
                 result = _parse(parse, data, status, request_id)
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                # urllib3 and socket errors can slip past requests while a body is read.
-                error: errors.BccError = map_request_exception(exc)
-                error.__cause__ = exc
+            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+                # urllib3 wraps what it can; a bare socket or http.client error is mapped the same way.
+                error: errors.BccError = map_transport_exception(exc)
+                error.__cause__ = _without_partial_body(exc)
             except errors.BccError as exc:
                 error = exc
                 request_id = request_id or exc.request_id
@@ -377,23 +432,64 @@ class Transport:
                 raise error
             self.sleep(backoff_delay(attempt))
 
-    def _send(self, method: str, url: str, payload: bytes | None, headers: Mapping[str, str]) -> requests.Response:
-        """One signed request through the session's adapter (its pool, TLS settings and timeouts).
-
-        ``Session.request`` would merge cookies, hooks, proxy and environment settings on every
-        call, none of which the transport uses (``trust_env`` is off, BCC sets no cookies,
-        redirects are not followed), and that merging cost more per call than the signature
-        (docs/benchmarks.md, section 0.2). The adapter raises the same exceptions.
-        """
-        prepared = requests.PreparedRequest()
-        prepared.prepare(
+    def prepare(
+        self, method: str, path: str, *, query: Query = (), body: Mapping[str, Any] | None = None
+    ) -> PreparedCall:
+        """What every attempt of one operation sends, before its date and signature."""
+        pairs = tuple(query)
+        query_string = build_query(pairs)
+        headers = {"Host": self._host, "User-Agent": USER_AGENT}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = JSON_CONTENT_TYPE
+            headers["Content-Length"] = str(len(payload))
+        return PreparedCall(
             method=method,
-            url=url,
-            headers={**self.session.headers, **headers},
-            data=payload,
-            auth=self.session.auth,
+            target=self._path_prefix + path + (f"?{query_string}" if query_string else ""),
+            path=self._signed_prefix + unquote(path),
+            # build_query then parse_query is the identity (tested): what is signed is what is sent.
+            query=pairs,
+            payload=payload,
+            headers=headers,
         )
-        return self._adapter.send(prepared, timeout=self.timeout, verify=self.session.verify)
+
+    def signed_headers(self, prepared: PreparedCall) -> dict[str, str]:
+        """The headers of one attempt: a fresh copy, dated and signed now."""
+        headers = dict(prepared.headers)
+        self.auth.sign(prepared.method, prepared.path, prepared.query, headers)
+        return headers
+
+    def _send(self, prepared: PreparedCall) -> urllib3.BaseHTTPResponse:
+        """One signed attempt through the pool; the body is read whole before this returns.
+
+        No urllib3 retries (every retry goes through the policy above) and no redirects (BCC
+        does not send them; one is refused as a bad response). urllib3 then raises the
+        failure itself rather than a ``MaxRetryError``.
+        """
+        return self._pool.urlopen(
+            prepared.method,
+            prepared.target,
+            body=prepared.payload,
+            headers=self.signed_headers(prepared),
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            timeout=self.timeout,
+            preload_content=True,
+        )
+
+    def _new_pool(self) -> urllib3.HTTPConnectionPool:
+        if self._tls_context is None:
+            return urllib3.HTTPConnectionPool(self._hostname, self._port, maxsize=POOL_SIZE, block=False)
+        return urllib3.HTTPSConnectionPool(
+            self._hostname,
+            self._port,
+            maxsize=POOL_SIZE,
+            block=False,
+            cert_reqs="CERT_REQUIRED",
+            ssl_context=self._tls_context,
+        )
 
     def _log_attempt(
         self,
@@ -454,19 +550,15 @@ def validate_endpoint(endpoint: str) -> str:
     return endpoint.rstrip("/")
 
 
-def _new_session(auth: BceAuth, verify: bool | str) -> requests.Session:
-    session = requests.Session()
-    # Configuration comes from Django settings only: with trust_env, REQUESTS_CA_BUNDLE would
-    # silently replace `verify` and proxy variables would reroute signed requests.
-    session.trust_env = False
-    session.verify = verify
-    session.auth = auth
-    session.headers["User-Agent"] = USER_AGENT
-    # No urllib3-level retries: every retry goes through the policy above.
-    adapter = HTTPAdapter(max_retries=0, pool_maxsize=16)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def _tls_context(verify: bool | str) -> ssl.SSLContext:
+    """Certificates verified and host names checked, against ``verify``'s bundle or certifi's."""
+    context = urllib3.util.create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    location = certifi.where() if verify is True else verify
+    if os.path.isdir(location):
+        context.load_verify_locations(capath=location)
+    else:
+        context.load_verify_locations(cafile=location)
+    return context
 
 
 def _parse(parse: Callable[[Mapping[str, Any], str | None], Any] | None, data, status: int, request_id: str | None):

@@ -24,16 +24,17 @@ def client(sandbox):
 
 @pytest.fixture
 def authorizations(client):
-    """Every Authorization header the client sends, read back from the requests it made."""
+    """Every Authorization header the client sends, read back from the headers of each attempt."""
     sent = []
-    adapter = client._transport.session.get_adapter(client.endpoint)
-    send = adapter.send
+    transport = client._transport
+    signed_headers = transport.signed_headers
 
-    def recording_send(request, **kwargs):
-        sent.append(request.headers["Authorization"])
-        return send(request, **kwargs)
+    def recording(prepared):
+        headers = signed_headers(prepared)
+        sent.append(headers["Authorization"])
+        return headers
 
-    adapter.send = recording_send
+    transport.signed_headers = recording
     return sent
 
 
