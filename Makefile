@@ -13,7 +13,7 @@ help:
 	@echo "make run    - start the portal on http://127.0.0.1:$(PORT)/ with the built-in BCC sandbox"
 	@echo "make test   - run the test suite (browser tests need /usr/bin/chromium)"
 	@echo "make lint   - ruff check + format check + Django's system checks"
-	@echo "make bench  - benchmarks against the official SDK, through gunicorn, My key pairs, the inventory sync, the bind page (~11 min; docs/benchmarks.md)"
+	@echo "make bench  - benchmarks against the official SDK, through gunicorn, My key pairs, the inventory sync, the bind page, every page beside the floor (~16 min; docs/benchmarks.md)"
 	@echo "make bench-audit - the audit log at 10k, 100k and 1M rows, its review and its shipping, SQLite and PostgreSQL (~15 min, ~8 once seeded)"
 	@echo "make bench-quick - every benchmark once, small (a smoke run, ~2 min)"
 
@@ -83,6 +83,10 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.bind_page --database sqlite
 	@if $(BENCH_PG); then $(BIN)/python -m bench.bind_page --database postgres --profile-views 0; \
 	else echo "PostgreSQL not reachable: bind page benchmark on PostgreSQL skipped"; fi
+	$(BIN)/python -m bench.pages --database sqlite
+	@if $(BENCH_PG); then $(BIN)/python -m bench.pages --database postgres; \
+	else echo "PostgreSQL not reachable: every page beside the floor on PostgreSQL skipped"; fi
+	$(BIN)/python -m bench.pages --table
 
 bench-audit: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.growth --database sqlite
@@ -103,3 +107,5 @@ bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.keypair_list --keypairs 30 --rounds 3
 	$(BIN)/python -m bench.inventory_sync --keypairs 300 --drift 12
 	$(BIN)/python -m bench.bind_page --instances 300 --rounds 2 --profile-views 1
+	$(BIN)/python -m bench.pages --rounds 5 --grow 10
+	$(BIN)/python -m bench.pages --table

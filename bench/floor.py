@@ -15,18 +15,25 @@ The floor goes through everything a real page goes through and nothing more:
 
 It reads no key pair, calls no BCC and writes nothing.
 
-Beside it, a reference for the auditors' pages: Django's own admin, untouched, listing the same
+Beside it, two references, for the pages that list rows. First, a plain table of the person's
+key pairs (``/bench/plain-list/``): the same 25 rows a page as "My key pairs", seven columns, each
+cell one variable (a link, a date), in the base layout, with no filters, no BCC state and no
+badges: what Django's template engine costs for such a table. Second, for the auditors' pages:
+Django's own admin, untouched, listing the same
 audit log (``/bench/django-admin/``): the same model, the same 100 rows a page, the same eight
 columns as plain fields, the same kinds of filters and the date hierarchy, none of the portal's
 code. What the portal's audit log costs beyond that is the portal's; the rest is the admin's.
 """
 
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import path
 
+from keypairs.list_filters import PAGE_SIZE
 from keypairs.models import AuditEvent
+from keypairs.selectors import keypair_requests_of
 from portal.urls import urlpatterns as portal_urlpatterns
 
 FLOOR_URL = "bench/floor/"
@@ -40,6 +47,28 @@ _TEMPLATE_SOURCE = """{% extends "base.html" %}{% load i18n %}
 <p>{{ user.get_username }}</p>
 <form method="post">{% csrf_token %}<button type="submit">{% translate "Delete" %}</button></form>
 {% endblock %}"""
+
+
+_PLAIN_LIST_SOURCE = """{% extends "base.html" %}{% load i18n %}
+{% block content %}
+<h1>{% translate "My key pairs" %}</h1>
+<table><thead><tr><th>{% translate "Name" %}</th><th>{% translate "Region" %}</th>
+<th>{% translate "Key pair id" %}</th><th>{% translate "Created" %}</th><th>{% translate "Fingerprint" %}</th>
+<th>{% translate "State" %}</th><th>{% translate "Kind" %}</th></tr></thead>
+<tbody>{% for kp in page %}<tr><td><a href="{% url 'keypair_detail' public_id=kp.public_id %}">{{ kp.name }}</a></td>
+<td>{{ kp.region }}</td><td>{{ kp.keypair_id }}</td><td>{{ kp.created_at|date:"DATETIME_FORMAT" }}</td>
+<td>{{ kp.fingerprint_sha256 }}</td><td>{{ kp.get_status_display }}</td><td>{{ kp.kind }}</td></tr>{% endfor %}</tbody>
+</table>
+{% endblock %}"""
+_PLAIN_LIST = None
+
+
+def plain_list(request: HttpRequest) -> HttpResponse:
+    global _PLAIN_LIST
+    if _PLAIN_LIST is None:
+        _PLAIN_LIST = engines["django"].from_string(_PLAIN_LIST_SOURCE)
+    page = Paginator(keypair_requests_of(user=request.user), PAGE_SIZE).get_page(1)
+    return HttpResponse(_PLAIN_LIST.render({"page": page}, request))
 
 
 def floor(request: HttpRequest) -> HttpResponse:
@@ -78,6 +107,7 @@ django_admin.register(AuditEvent, PlainAuditEventAdmin)
 
 urlpatterns = [
     path(FLOOR_URL, floor, name="bench_floor"),
+    path("bench/plain-list/", plain_list, name="bench_plain_list"),
     path("bench/django-admin/", django_admin.urls),
     *portal_urlpatterns,
 ]

@@ -83,11 +83,12 @@ PAGES = {
     "delete": "delete (POST, BCC delete)",
     "audit_list": "auditors' audit log",
     "timeline": "a key pair's timeline",
+    "plain_list": "reference: a plain table, same 25 key pairs",
     "django_admin_list": "reference: Django's admin, same 100 rows",
     "django_admin_timeline": "reference: Django's admin, same timeline",
 }
 # Not the portal's pages: Django's own admin on the same rows (bench/floor.py), for comparison.
-REFERENCES = {"django_admin_list", "django_admin_timeline"}
+REFERENCES = {"plain_list", "django_admin_list", "django_admin_timeline"}
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 _DETAIL = re.compile(r"/keypairs/([0-9a-f-]{36})/$")
@@ -200,6 +201,7 @@ class Round:
             data={"name": f"renamed-{tag}", "description": "benchmark", "csrfmiddlewaretoken": csrf_of(edit)},
         )
         self.visit(me, "list", "GET", "/keypairs/")
+        self.visit(me, "plain_list", "GET", "/bench/plain-list/")
         self.visit(me, "bind", "GET", self.urls["bind"])
         form = self.visit(me, "import_form", "GET", "/keypairs/import")
         imported = self.visit(
