@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# The portal benchmark on two commits, side by side: each round runs bench.portal on BEFORE,
-# then on AFTER, for each database, so that load from a neighbour lands on both.
+# A benchmark on two commits, side by side: each round runs it on BEFORE, then on AFTER, for
+# each database, so that load from a neighbour lands on both.
 #
-#   bench/compare_commits.sh BEFORE AFTER [ROUNDS] [-- bench.portal options]
+#   bench/compare_commits.sh BEFORE AFTER [ROUNDS] [-- benchmark options]
 #   bench/compare_commits.sh f18ee4c 0d23f4f 2 -- --runs 2 --cycles 20 --alone-cycles 60
+#   BENCH=bench.pages BENCH_FROM=HEAD bench/compare_commits.sh 83b44b7 HEAD 1 -- --rounds 120
 #
-# Each commit is checked out in its own work tree under var/bench/trees/ (git worktree),
-# sharing this checkout's .venv, so the two must need the same requirements. Output goes to
-# stdout: one "=== round R, DATABASE, COMMIT" header per run, then bench.portal's report.
-# PostgreSQL runs only when the server bench.portal uses answers.
+# BENCH names the benchmark (default bench.portal). BENCH_FROM=<commit> runs that commit's
+# bench/ in both trees (the benchmark measures the application code, not itself), for a
+# benchmark newer than BEFORE. Each commit is checked out in its own work tree under
+# var/bench/trees/ (git worktree), sharing this checkout's .venv, so the two must need the
+# same requirements. Output: one "=== round R, DATABASE, COMMIT" header per run, then the
+# benchmark's report. PostgreSQL runs only when the server the benchmark uses answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 2 ]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
-before=$1 after=$2 rounds=${3:-2}
+# Commit ids, not names: a tree made for "HEAD" would be kept, and stale, for the next run.
+before=$(git rev-parse --short "$1") after=$(git rev-parse --short "$2") rounds=${3:-2}
 shift $(( $# >= 3 ? 3 : 2 ))
 [ "${1:-}" = "--" ] && shift
 
@@ -27,6 +31,9 @@ for commit in "$before" "$after"; do
   if [ ! -d "$tree" ]; then
     git worktree add --quiet --detach "$tree" "$commit"
     ln -s "$PWD/.venv" "$tree/.venv"
+  fi
+  if [ -n "${BENCH_FROM:-}" ]; then
+    rm -rf "$tree/bench" && git archive "$BENCH_FROM" bench | tar -x -C "$tree"
   fi
 done
 
@@ -39,7 +46,7 @@ for round in $(seq 1 "$rounds"); do
   for database in $databases; do
     for commit in "$before" "$after"; do
       echo "=== round $round, $database, $commit, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%T)"
-      (cd "$trees/$commit" && .venv/bin/python -m bench.portal --database "$database" "$@")
+      (cd "$trees/$commit" && .venv/bin/python -m "${BENCH:-bench.portal}" --database "$database" "$@")
     done
   done
 done
