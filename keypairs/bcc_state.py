@@ -99,7 +99,13 @@ clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 @dataclass(frozen=True)
 class KeypairInBcc:
-    """One key pair as BCC's KeypairModel describes it (never a private key: BCC keeps none)."""
+    """One key pair as BCC's KeypairModel describes it, less its public key (and never a private key:
+    BCC keeps none).
+
+    The public key is left out: no page or sync reads it from here, and it was most of each cached
+    entry (an RSA key is about 400 characters), which every view of "My key pairs" reads back and
+    each database connection buffers, for every key pair of the account.
+    """
 
     keypair_id: str
     name: str
@@ -107,7 +113,6 @@ class KeypairInBcc:
     instance_count: int
     created_time: datetime | None
     fingerprint: str
-    public_key: str
 
     @classmethod
     def from_keypair(cls, keypair: Keypair) -> KeypairInBcc:
@@ -118,7 +123,6 @@ class KeypairInBcc:
             instance_count=keypair.instance_count,
             created_time=keypair.created_time,
             fingerprint=keypair.fingerprint,
-            public_key=keypair.public_key,
         )
 
 
