@@ -12,6 +12,11 @@ timeouts, logging). Added here, for the benchmark only:
   then the SQL statements the request ran and the transactions it opened (outermost atomic
   blocks; a statement outside one runs in autocommit, its own transaction).
 
+Every 500 requests each worker appends one line to ``memory-<pid>.tsv`` (requests
+served, VmRSS, RssAnon, RssFile, the number of modules imported) and rewrites
+``worker-<pid>.modules.txt`` with the names of those modules: how memory grows per 500
+requests, and what a worker has imported, at the cost of reading /proc once per 500 requests.
+
 With ``BENCH_TRACEMALLOC=1`` each worker also traces Python allocations and writes, every
 500 requests, the 25 lines holding the most memory to ``worker-<pid>.memory.txt`` (a
 diagnosis of memory growth; it slows the worker, so never together with timing figures).
@@ -28,6 +33,7 @@ per BCC call: microseconds, next to the milliseconds measured.
 
 import functools
 import os
+import sys
 import threading
 import time
 import tracemalloc
@@ -120,7 +126,10 @@ _served = {"count": 0}
 
 def _count_and_trace(worker):
     _served["count"] += 1
-    if not tracemalloc.is_tracing() or _served["count"] % 500:
+    if _served["count"] % 500:
+        return
+    _record_memory()
+    if not tracemalloc.is_tracing():
         return
     top = tracemalloc.take_snapshot().statistics("lineno")[:25]
     path = Path(os.environ["BENCH_TIMING_DIR"]) / f"worker-{os.getpid()}.memory.txt"
@@ -161,3 +170,16 @@ def _write_profile(page, profiler):
     tree = profiler.output_text(time="percent_of_total")
     path = Path(os.environ["BENCH_TIMING_DIR"]) / f"profile-{page}-{os.getpid()}.txt"
     path.write_text("\n".join([own, anywhere, tree]))
+
+
+def _record_memory():
+    directory = Path(os.environ["BENCH_TIMING_DIR"])
+    status = dict(
+        row.split(":", 1)
+        for row in Path("/proc/self/status").read_text().splitlines()
+        if row.startswith(("VmRSS", "Rss"))
+    )
+    kilobytes = [status.get(name, "0 kB").split()[0] for name in ("VmRSS", "RssAnon", "RssFile", "RssShmem")]
+    with (directory / f"memory-{os.getpid()}.tsv").open("a") as report:
+        report.write("\t".join([str(_served["count"]), *kilobytes, str(len(sys.modules))]) + "\n")
+    (directory / f"worker-{os.getpid()}.modules.txt").write_text("\n".join(sorted(list(sys.modules))) + "\n")

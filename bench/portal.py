@@ -1,6 +1,7 @@
 """Portal: full create + download through gunicorn (2 workers), several users at once.
 
     .venv/bin/python -m bench.portal [--database sqlite|postgres] [--users 8] [--cycles 30]
+        [--memory-requests 2000] [--postgres-database portal_bench_load]
 
 What runs, all on loopback:
 
@@ -8,7 +9,8 @@ What runs, all on loopback:
   on its own servers, not on this 2-core machine; see bench.bcc_client for their cost);
 - gunicorn with the repository's ``portal/gunicorn.conf.py`` (2 gthread workers, 4 threads
   each) plus timing hooks (``bench/gunicorn_bench.conf.py``), DEBUG off, INFO logging on, a
-  fresh database (SQLite in ``var/bench/portal_sqlite/``, or PostgreSQL ``portal_bench_load``);
+  fresh database (SQLite in ``var/bench/portal_sqlite/``, or PostgreSQL ``portal_bench_load``,
+  another name with ``--postgres-database`` when several people share the server);
 - signed-in local users, each a thread with its own ``requests.Session``, each doing what a
   developer does, in a cycle: open the form, create (POST, redirected), open the result
   page, download the private key (POST). First one user alone (``--alone-cycles``): what a
@@ -22,10 +24,13 @@ time its worker spent in BCC calls (measured inside the worker around the BCC cl
 joined by X-Request-ID); also the time inside the worker and the CPU its thread used.
 Targets (issue 6): overhead p50 <= 10 ms per create, <= 5 ms per download.
 
-Then memory: more page views (home and "My key pairs") until every worker has served at
-least 1,000 requests, and each worker's resident memory (VmRSS). Target: <= 80 MB. The
-repository's ``max_requests`` (a worker is replaced after about 1,000 requests) is turned
-off for this run, so that the figure is one worker's after 1,000 requests.
+Then memory (issue 14): mixed browsing (home, "My key pairs", a key pair's page, the create
+form, and every third pass a create + download cycle) until every worker has served at least
+``--memory-requests`` requests (2,000), and each worker's resident memory (VmRSS), with where
+it goes (``/proc/<pid>/smaps`` summed by kind of mapping) and how it grew per 500 requests
+(``memory-<pid>.tsv``, written by the worker). Target: <= 80 MB. The repository's
+``max_requests`` (a worker is replaced after about 1,000 requests) is turned off for this
+run, so that the figure is one worker's after its 2,000 requests, not its successor's.
 """
 
 from __future__ import annotations
@@ -54,8 +59,11 @@ from bench.sandbox_process import SandboxProcess
 CREATE_TARGET_MS = 10.0
 DOWNLOAD_TARGET_MS = 5.0
 RSS_TARGET_MB = 80.0
-MEMORY_REQUESTS_PER_WORKER = 1000
-MEMORY_TOP_UP_ROUNDS = 15
+MEMORY_REQUESTS_PER_WORKER = 2000
+# A top-up round is every user doing MIXED_PASSES passes (about 30 requests each); the cap
+# only stops a run whose workers are starved, far beyond what an even-enough split needs.
+MEMORY_TOP_UP_ROUNDS = 60
+MIXED_PASSES = 6
 KEY_POOL = 32
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -96,6 +104,7 @@ class PortalUser:
         self.username = username
         self.session = requests.Session()
         self.session.trust_env = False
+        self.last_detail = ""  # the page of the last key pair this user created
 
     def timed(self, run: UserRun, step: str, method: str, path: str, **kwargs) -> requests.Response:
         started = time.perf_counter()
@@ -143,6 +152,7 @@ class PortalUser:
         detail_match = _DETAIL.search(location)
         if created.status_code != 302 or not detail_match:
             raise RuntimeError(f"The create answered {created.status_code}.")
+        self.last_detail = location
         detail = self.timed(run, "detail", "GET", location)
         csrf = _CSRF.search(detail.text)
         if detail.status_code != 200 or not csrf:
@@ -162,17 +172,30 @@ class PortalUser:
             except (RuntimeError, requests.RequestException) as failure:
                 run.errors.append(f"{self.username}: {failure}")
 
-    def browse(self, run: UserRun, count: int) -> None:
-        for index in range(count):
-            self.timed(run, "browse", "GET", "/keypairs/" if index % 2 else "/")
+    def browse_mixed(self, run: UserRun, passes: int, *, first: int) -> None:
+        """What a developer does between creates: home, the list, a key pair's page, the form.
+
+        Every third pass also a whole create + download cycle, so that the requests a worker
+        serves stay a mix of every page rather than the cheapest two.
+        """
+        for number in range(first, first + passes):
+            # A new connection per pass: a kept-alive one stays with the worker that accepted
+            # it, and with every user's on one worker the other would never reach its count.
+            self.session.close()
+            for path in ("/", "/keypairs/", self.last_detail or "/keypairs/", "/keypairs/new"):
+                answer = self.timed(run, "browse", "GET", path)
+                if answer.status_code != 200:
+                    run.errors.append(f"{self.username}: {path} answered {answer.status_code}")
+            if number % 3 == 0:
+                self.cycles(run, 1, first=number)
 
 
 # --- Setting up -------------------------------------------------------------------------------
 
 
-def prepare_database(kind: str, workdir: Path) -> str:
+def prepare_database(kind: str, workdir: Path, postgres_database: str = "portal_bench_load") -> str:
     if kind == "postgres":
-        url = django_env.recreate_postgres_database("portal_bench_load")
+        url = django_env.recreate_postgres_database(postgres_database)
     else:
         url = django_env.sqlite_url(workdir / "portal.sqlite3")
     django_env.manage(url, "migrate", "--noinput", "-v", "0")
@@ -233,7 +256,7 @@ class Gunicorn:
             try:
                 if requests.get(self.base_url + "/healthz", timeout=2).status_code == 200:
                     return self
-            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
+            except requests.RequestException:  # not listening yet, or a worker still loading
                 pass
             if self.process.poll() is not None:
                 break
@@ -308,6 +331,56 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"No VmRSS for {pid}")
 
 
+def mapping_kind(path: str) -> str:
+    """Which kind of memory a mapping of /proc/<pid>/smaps holds, by its path."""
+    if not path or path.startswith("[anon"):
+        return "anonymous (malloc arenas, Python objects)"
+    if path == "[heap]":
+        return "[heap] (brk: main arena)"
+    if path.startswith("["):
+        return path
+    if "site-packages/" in path:
+        package = path.split("site-packages/", 1)[1].split("/", 1)[0]
+        return f"site-packages: {package.split('.')[0]}"
+    if "/python3" in path and "/lib-dynload/" in path:
+        return "Python stdlib extensions (lib-dynload)"
+    if "libpython" in path or path.endswith(("/python3", "/python3.11", "/python")):
+        return "the Python interpreter"
+    if path.startswith(("/dev/shm", "/memfd")):  # noqa: S108 - only compared
+        return "shared memory"
+    if path.endswith((".py", ".pyc", ".mo")):
+        return "mapped files (.mo/.pyc)"
+    return "system libraries: " + path.rsplit("/", 1)[-1].split(".so")[0]
+
+
+def memory_map(pid: int) -> dict[str, dict[str, int]]:
+    """kB of Rss, Pss, Private_Dirty and Shared_Clean, summed by kind of mapping."""
+    kinds: dict[str, dict[str, int]] = {}
+    current = None
+    for row in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = row.split()
+        if "-" in fields[0] and not fields[0].endswith(":"):
+            name = fields[5] if len(fields) > 5 else ""
+            current = kinds.setdefault(
+                mapping_kind(name), {"Rss": 0, "Pss": 0, "Private_Dirty": 0, "Shared_Clean": 0, "Private_Clean": 0}
+            )
+        elif current is not None and fields[0].rstrip(":") in current:
+            current[fields[0].rstrip(":")] += int(fields[1])
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]["Rss"]))
+
+
+def memory_growth(timing_dir: Path) -> dict[int, list[tuple[int, float, float, float, int]]]:
+    """Per worker: (requests, VmRSS MB, RssAnon MB, RssFile MB, modules) every 500 requests."""
+    growth = {}
+    for path in timing_dir.glob("memory-*.tsv"):
+        rows = []
+        for row in path.read_text().splitlines():
+            served, rss, anon, files, _shmem, modules = row.split("\t")
+            rows.append((int(served), int(rss) / 1024, int(anon) / 1024, int(files) / 1024, int(modules)))
+        growth[int(path.stem.split("-")[1])] = rows
+    return growth
+
+
 # --- Running ----------------------------------------------------------------------------------
 
 
@@ -379,6 +452,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--alone-cycles", type=int, default=60, help="cycles of one user alone, first")
     parser.add_argument("--profile", action="store_true", help="sample the workers with py-spy; print the top")
     parser.add_argument(
+        "--memory-requests",
+        type=int,
+        default=MEMORY_REQUESTS_PER_WORKER,
+        help="mixed requests each worker serves before its RSS is read",
+    )
+    parser.add_argument(
+        "--postgres-database", default="portal_bench_load", help="the PostgreSQL database to (re)create and use"
+    )
+    parser.add_argument(
         "--setting", action="append", default=[], metavar="NAME=VALUE", help="an environment setting for the portal"
     )
     args = parser.parse_args(argv)
@@ -387,7 +469,7 @@ def main(argv: list[str] | None = None) -> dict:
     workdir = RESULTS_DIR / f"portal_{args.database}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    database_url = prepare_database(args.database, workdir)
+    database_url = prepare_database(args.database, workdir, args.postgres_database)
     names = create_users(database_url, args.users)
     settings = dict(item.split("=", 1) for item in args.setting)
     with (
@@ -406,16 +488,25 @@ def main(argv: list[str] | None = None) -> dict:
         together = measure_phase(gunicorn, users, cycles=args.cycles, rounds=args.runs, first=200_000)
         profile = profiler.stop() if profiler else []
 
-        # Memory: keep browsing until every worker has served enough requests (the kernel
-        # hands connections to whichever worker accepts first, so the split is uneven).
+        # Memory: keep browsing, mixed, until every worker has served enough requests (the
+        # kernel hands connections to whichever worker accepts first, so the split is uneven).
         rss_after_load = {pid: rss_mb(pid) for pid in gunicorn.worker_pids()}
-        for _ in range(MEMORY_TOP_UP_ROUNDS):
+        browsing_errors = []
+        for number in range(MEMORY_TOP_UP_ROUNDS):
             counts = gunicorn.requests_per_worker()
-            if len(counts) == 2 and min(counts.values()) >= MEMORY_REQUESTS_PER_WORKER:
+            if len(counts) == 2 and min(counts.values()) >= args.memory_requests:
                 break
-            run_users(users, lambda user, run: user.browse(run, 25))
+            runs, _ = run_users(
+                users,
+                lambda user, run, first=300_000 + number * 100: user.browse_mixed(run, MIXED_PASSES, first=first),
+            )
+            browsing_errors += [error for run in runs for error in run.errors]
+        time.sleep(0.5)  # post_request lines are written after the response has gone
         counts = gunicorn.requests_per_worker()
         rss_final = {pid: rss_mb(pid) for pid in gunicorn.worker_pids()}
+        memory_maps = {pid: memory_map(pid) for pid in gunicorn.worker_pids()}
+        growth = memory_growth(gunicorn.timing_dir)
+        load_average = " ".join(f"{value:.2f}" for value in os.getloadavg())
 
     results = {
         "database": args.database,
@@ -426,6 +517,10 @@ def main(argv: list[str] | None = None) -> dict:
         "worker_rss_mb_after_load": rss_after_load,
         "worker_rss_mb": rss_final,
         "worker_requests_served": counts,
+        "worker_memory_map_kb": memory_maps,
+        "worker_memory_growth": growth,
+        "memory_browsing_errors": browsing_errors[:10],
+        "load_average_at_end": load_average,
         "targets": {
             "create_overhead_p50_ms": CREATE_TARGET_MS,
             "download_overhead_p50_ms": DOWNLOAD_TARGET_MS,
@@ -436,8 +531,8 @@ def main(argv: list[str] | None = None) -> dict:
         steps = results[phase]["steps"]
         results[phase]["create_target_met"] = steps["create"]["overhead_ms"]["p50"] <= CREATE_TARGET_MS
         results[phase]["download_target_met"] = steps["download"]["overhead_ms"]["p50"] <= DOWNLOAD_TARGET_MS
-    # Judged on the workers that served at least 1,000 requests (the issue's condition).
-    served = [rss for pid, rss in rss_final.items() if counts.get(pid, 0) >= MEMORY_REQUESTS_PER_WORKER]
+    # Judged on the workers that served at least --memory-requests requests (the issue's condition).
+    served = [rss for pid, rss in rss_final.items() if counts.get(pid, 0) >= args.memory_requests]
     results["memory_target_met"] = bool(served) and max(served) <= RSS_TARGET_MB
 
     heading(f"Portal: create + download through gunicorn (2 workers x 4 threads), {args.database}, sandbox key pool")
@@ -451,7 +546,23 @@ def main(argv: list[str] | None = None) -> dict:
             f"{rss:.1f} MB (at start {rss_at_start.get(pid, 0):.1f}, after the load rounds"
             f" {rss_after_load.get(pid, 0):.1f})",
         )
-    line(f"target: worker RSS <= {RSS_TARGET_MB:.0f} MB", verdict(results["memory_target_met"]))
+    for pid, rows in growth.items():
+        steps = ", ".join(f"{served}: {rss:.1f}" for served, rss, *_ in rows)
+        line(f"worker {pid}: RSS (MB) per requests served", steps)
+        if rows:
+            line(f"worker {pid}: modules imported", str(rows[-1][4]))
+    for pid, kinds in memory_maps.items():
+        print(f"    -- worker {pid}: where the RSS is (MB; Rss / private dirty / shared clean)")
+        for kind, kb in list(kinds.items())[:12]:
+            figures = [kb[name] / 1024 for name in ("Rss", "Private_Dirty", "Shared_Clean")]
+            print("      " + " ".join(f"{figure:6.1f}" for figure in figures) + f"  {kind}")
+    line(
+        f"target: worker RSS <= {RSS_TARGET_MB:.0f} MB after {args.memory_requests} requests",
+        verdict(results["memory_target_met"]),
+    )
+    line("load average at the end", load_average)
+    if browsing_errors:
+        line("errors while browsing", f"{len(browsing_errors)}, first: {browsing_errors[0]}")
     if profile:
         total = profile[0][0]
         print("    -- py-spy, share of worker samples with the function anywhere on the stack (top 40)")

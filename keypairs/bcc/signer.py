@@ -30,7 +30,9 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _PERCENT = {byte: f"%{byte:02X}" for byte in range(256) if byte not in _UNRESERVED}
 _PERCENT_KEEP_SLASH = {byte: text for byte, text in _PERCENT.items() if byte != 0x2F}
 # The same header names, host, content type and paths are encoded on every call: remember them.
-_ENCODED_CACHE_SIZE = 4096
+# Not more: the date and each key pair's id are new values that would fill a larger cache for
+# good (4,096 entries: about 1 MB per worker); the values used on every call stay the most recent.
+_ENCODED_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True, repr=False)
