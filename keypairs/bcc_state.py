@@ -99,12 +99,13 @@ clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 @dataclass(frozen=True)
 class KeypairInBcc:
-    """One key pair as BCC's KeypairModel describes it, less its public key (and never a private key:
-    BCC keeps none).
+    """One key pair as BCC's KeypairModel describes it (never a private key: BCC keeps none).
 
-    The public key is left out: no page or sync reads it from here, and it was most of each cached
-    entry (an RSA key is about 400 characters), which every view of "My key pairs" reads back and
-    each database connection buffers, for every key pair of the account.
+    ``public_key`` is None in the shared list walk's state (``keypairs_in_bcc``): the cached walk
+    keeps no public keys. Nothing that reads the list needs them, and they were most of each
+    cached entry (an RSA key is about 400 characters), which every view of "My key pairs" reads
+    back and each database connection buffers, for every key pair of the account. The detail
+    call (``keypair_in_bcc``), which is never cached, carries it.
     """
 
     keypair_id: str
@@ -113,9 +114,10 @@ class KeypairInBcc:
     instance_count: int
     created_time: datetime | None
     fingerprint: str
+    public_key: str | None = None
 
     @classmethod
-    def from_keypair(cls, keypair: Keypair) -> KeypairInBcc:
+    def from_keypair(cls, keypair: Keypair, *, with_public_key: bool = True) -> KeypairInBcc:
         return cls(
             keypair_id=keypair.keypair_id,
             name=keypair.name,
@@ -123,6 +125,7 @@ class KeypairInBcc:
             instance_count=keypair.instance_count,
             created_time=keypair.created_time,
             fingerprint=keypair.fingerprint,
+            public_key=keypair.public_key if with_public_key else None,
         )
 
 
@@ -244,7 +247,7 @@ def _walk(region: str) -> RegionState:
     try:
         client = get_client(region, max_attempts=PAGE_READ_ATTEMPTS)
         keypairs = {
-            keypair.keypair_id: KeypairInBcc.from_keypair(keypair)
+            keypair.keypair_id: KeypairInBcc.from_keypair(keypair, with_public_key=False)
             for keypair in client.iter_keypairs(page_size=LIST_PAGE_SIZE)
         }
     except (BccError, ImproperlyConfigured) as error:
@@ -310,7 +313,11 @@ def _walk_lock_key(region: str) -> str:
 def _to_cache(state: RegionState, stored_at: datetime) -> dict[str, Any]:
     keypairs = None
     if state.keypairs is not None:
-        keypairs = [vars(keypair) for keypair in state.keypairs.values()]
+        # Stored without public_key, which a walk's state leaves None (KeypairInBcc says why).
+        keypairs = [
+            {name: value for name, value in vars(keypair).items() if name != "public_key"}
+            for keypair in state.keypairs.values()
+        ]
     return {"read_at": state.read_at, "stored_at": stored_at, "keypairs": keypairs}
 
 
