@@ -30,7 +30,7 @@ import pstats
 
 from bench import django_env
 from bench.common import RESULTS_DIR, heading, line, write_results
-from bench.keypair_list import BccWait, count_queries, ec_public_key, figures, view
+from bench.keypair_list import BccWait, count_queries, figures, held_in_bcc, view
 from bench.sandbox_process import SandboxProcess
 
 SQLITE_PATH = RESULTS_DIR / "bind_page.sqlite3"
@@ -77,34 +77,15 @@ def add_instances(sandbox: SandboxProcess, *, count: int, allowed: int) -> None:
 
 def seed(owner):
     """One key pair of ``owner`` in ``REGION`` (in BCC and in the portal's records), the rule, the group."""
-    import secrets
-
     from django.contrib.auth.models import Group
-    from django.utils import timezone
 
-    from keypairs.bcc.factory import get_client
-    from keypairs.models import AccessRule, KeyPairRequest
-    from keypairs.public_keys import public_key_inspect
+    from keypairs.models import AccessRule
 
     owner.groups.add(Group.objects.get_or_create(name=GROUP)[0])
     AccessRule.objects.create(name="web servers", sso_group=GROUP, region=REGION, tag_key="team", tag_value="web")
-    public_key = ec_public_key()
-    held = get_client(REGION).import_keypair(name="bench-bind", public_key=public_key, description="benchmark")
-    return KeyPairRequest.objects.create(
-        owner=owner,
-        form_token_hash=secrets.token_hex(32),
-        client_token=secrets.token_hex(32),
-        kind=KeyPairRequest.Kind.IMPORT,
-        region=REGION,
-        name="bench-bind",
-        description="benchmark",
-        status=KeyPairRequest.Status.CREATED,
-        keypair_id=held.keypair_id,
-        public_key=public_key,
-        fingerprint_bcc=held.fingerprint,
-        fingerprint_sha256=public_key_inspect(public_key).sha256_fingerprint,
-        completed_at=timezone.now(),
-    )
+    record = held_in_bcc(owner, region=REGION, name="bench-bind")
+    record.save()
+    return record
 
 
 def forget_list() -> None:

@@ -115,39 +115,50 @@ def ec_public_key() -> str:
     return key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 
 
+def held_in_bcc(owner, *, region: str, name: str, kind: str | None = None):
+    """A key pair imported into BCC through the portal's client, and the portal's record of it
+    (unsaved, ``kind`` an import by default), as the portal would have written it."""
+    from django.utils import timezone
+
+    from keypairs.bcc.factory import get_client
+    from keypairs.models import KeyPairRequest
+    from keypairs.public_keys import public_key_inspect
+
+    public_key = ec_public_key()
+    held = get_client(region).import_keypair(name=name, public_key=public_key, description="benchmark")
+    return KeyPairRequest(
+        owner=owner,
+        form_token_hash=secrets.token_hex(32),
+        client_token=secrets.token_hex(32),
+        kind=kind or KeyPairRequest.Kind.IMPORT,
+        region=region,
+        name=name,
+        description="benchmark",
+        status=KeyPairRequest.Status.CREATED,
+        keypair_id=held.keypair_id,
+        public_key=public_key,
+        fingerprint_bcc=held.fingerprint,
+        fingerprint_sha256=public_key_inspect(public_key).sha256_fingerprint,
+        completed_at=timezone.now(),
+    )
+
+
 def seed(owner, *, count: int, regions: list[str]):
     """``count`` key pairs in BCC over ``regions``, and the portal's records of them; returns one of them."""
     from django.utils import timezone
 
-    from keypairs.bcc.factory import get_client
     from keypairs.models import Delivery, KeyPairRequest
-    from keypairs.public_keys import public_key_inspect
 
     now = timezone.now()
-    records = []
-    for number in range(count):
-        region = regions[number % len(regions)]
-        name = f"bench-{region}-{number:03d}"
-        public_key = ec_public_key()
-        held = get_client(region).import_keypair(name=name, public_key=public_key, description="benchmark")
-        created = number % 2 == 1
-        records.append(
-            KeyPairRequest(
-                owner=owner,
-                form_token_hash=secrets.token_hex(32),
-                client_token=secrets.token_hex(32),
-                kind=KeyPairRequest.Kind.CREATE if created else KeyPairRequest.Kind.IMPORT,
-                region=region,
-                name=name,
-                description="benchmark",
-                status=KeyPairRequest.Status.CREATED,
-                keypair_id=held.keypair_id,
-                public_key=public_key,
-                fingerprint_bcc=held.fingerprint,
-                fingerprint_sha256=public_key_inspect(public_key).sha256_fingerprint,
-                completed_at=now,
-            )
+    records = [
+        held_in_bcc(
+            owner,
+            region=regions[number % len(regions)],
+            name=f"bench-{regions[number % len(regions)]}-{number:03d}",
+            kind=KeyPairRequest.Kind.CREATE if number % 2 == 1 else KeyPairRequest.Kind.IMPORT,
         )
+        for number in range(count)
+    ]
     KeyPairRequest.objects.bulk_create(records)
     saved = list(KeyPairRequest.objects.filter(owner=owner).order_by("id"))
     Delivery.objects.bulk_create(

@@ -56,7 +56,7 @@ import requests
 
 from bench import django_env
 from bench.common import RESULTS_DIR, heading, line, percentile, verdict, write_results
-from bench.keypair_list import ec_public_key
+from bench.keypair_list import ec_public_key, held_in_bcc
 from bench.portal import Gunicorn, rss_mb, send_secure_cookies_over_http
 from bench.sandbox_process import SandboxProcess
 
@@ -274,35 +274,14 @@ def seed_world(sandbox: SandboxProcess, keypairs: int) -> dict[str, str]:
 def grow_world(keypairs: int) -> None:
     """More imported key pairs of the developer's, in BCC and in the portal's records."""
     from django.contrib.auth.models import User
-    from django.utils import timezone
 
-    from keypairs.bcc.factory import get_client
     from keypairs.models import KeyPairRequest
-    from keypairs.public_keys import public_key_inspect
 
     owner = User.objects.get(username="bench-developer")
-    records = []
-    for number in range(keypairs):
-        region, name, public_key = REGIONS[number % len(REGIONS)], f"grown-{number:04d}", ec_public_key()
-        held = get_client(region).import_keypair(name=name, public_key=public_key, description="benchmark")
-        records.append(
-            KeyPairRequest(
-                owner=owner,
-                form_token_hash=secrets.token_hex(32),
-                client_token=secrets.token_hex(32),
-                kind=KeyPairRequest.Kind.IMPORT,
-                region=region,
-                name=name,
-                description="benchmark",
-                status=KeyPairRequest.Status.CREATED,
-                keypair_id=held.keypair_id,
-                public_key=public_key,
-                fingerprint_bcc=held.fingerprint,
-                fingerprint_sha256=public_key_inspect(public_key).sha256_fingerprint,
-                completed_at=timezone.now(),
-            )
-        )
-    KeyPairRequest.objects.bulk_create(records)
+    KeyPairRequest.objects.bulk_create(
+        held_in_bcc(owner, region=REGIONS[number % len(REGIONS)], name=f"grown-{number:04d}")
+        for number in range(keypairs)
+    )
 
 
 def forget_bcc_state() -> None:

@@ -99,8 +99,8 @@ if _log_format == "json":
 # glibc's allocator, for a worker of a few threads under one interpreter lock (docs/benchmarks.md,
 # "Memory after 2,000 mixed requests": 3-4 MB less per worker on PostgreSQL). By default glibc gives each
 # thread that meets another in malloc an arena of its own (up to 8 per core; the list page's
-# BCC walk starts threads too), and after a large block (the list page reads a few hundred kB
-# from the cache) is freed it raises its mmap and trim thresholds up to 32 and 64 MB, so later
+# BCC walk starts threads too), and after a large block (the list page reads BCC's cached walk
+# back, tens of kB a region) is freed it raises its mmap and trim thresholds up to 32 and 64 MB, so later
 # large blocks stay in the heap and freed memory is rarely returned. Fixed thresholds keep
 # large blocks in mappings of their own, unmapped when freed.
 # glibc reads MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ from the

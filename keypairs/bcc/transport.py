@@ -152,17 +152,6 @@ def build_query(query: Query) -> str:
     )
 
 
-def parse_query(text: str) -> list[tuple[str, str | None]]:
-    """The inverse of ``build_query``: ``rename`` gives ``("rename", None)``. ``+`` stays ``+``."""
-    pairs: list[tuple[str, str | None]] = []
-    for item in text.split("&"):
-        if not item:
-            continue
-        key, equals, value = item.partition("=")
-        pairs.append((unquote(key), unquote(value) if equals else None))
-    return pairs
-
-
 # --- Retry policy --------------------------------------------------------------------------
 
 
@@ -448,7 +437,8 @@ class Transport:
             method=method,
             target=self._path_prefix + path + (f"?{query_string}" if query_string else ""),
             path=self._signed_prefix + unquote(path),
-            # build_query then parse_query is the identity (tested): what is signed is what is sent.
+            # Read back as a server reads the query string, these are the pairs (tested): what is
+            # signed is what is sent.
             query=pairs,
             payload=payload,
             headers=headers,
